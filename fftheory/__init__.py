@@ -1,0 +1,91 @@
+"""fftheory: verify the sparsity theory of the Forward-Forward algorithm
+(Yang, "A theory for the sparsity emerged in the Forward Forward algorithm",
+arXiv:2311.05667) on generated networks and batches.
+
+Modules, by job:
+  _model      the layer h = ReLU(W x), no bias
+  _sparsity   L1, L2, Hoyer sparsity, active units
+  _goodness   goodness functions (sum of squares; variants plug in here)
+  _rules      update rules: batch-decrease/-increase, ff-simultaneous, ff-two-step
+  _theory     the paper's closed forms (Theorems 1 and 2)
+  _predict    autograd first-order predictions, observed changes, error bounds
+  _tolerance  the one tolerance table and comparison helper
+  _cases      case specs and their float64 construction (valid by design)
+  _strategies public hypothesis strategies
+  _checks     vectorised checks: Case -> per-case outcomes
+  _claims     the table of claims (statement, cases, check)
+  _harness    running a claim under hypothesis -> verdict
+  _profiles   quick / ci / thorough settings
+  cli, pytest_plugin, experiments: the interfaces and the MNIST reproduction
+"""
+
+from ._cases import Case, CaseSpec, build
+from ._checks import Outcomes
+from ._claims import CLAIMS, CLAIMS_BY_ID, Claim
+from ._goodness import Goodness, sum_of_squares
+from ._harness import MIN_CASES, Verdict, replay, run_claim
+from ._model import gram, layer
+from ._predict import (
+    QUANTITIES,
+    Observation,
+    autograd_prediction,
+    crossing_bound,
+    error_bound,
+    lemma_direction,
+    measure,
+    observe,
+    step_and_observe,
+    step_scale,
+)
+from ._profiles import PROFILES, Profile
+from ._rules import RULES, Rule, apply_rule
+from ._sparsity import active_count, active_fraction, hoyer, l1, l2
+from ._strategies import case_specs, cases, ff_cases
+from ._theory import ff_weights, first_order_changes, point_coefficients, u_vectors
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLAIMS",
+    "CLAIMS_BY_ID",
+    "Case",
+    "CaseSpec",
+    "Claim",
+    "Goodness",
+    "MIN_CASES",
+    "Observation",
+    "Outcomes",
+    "PROFILES",
+    "Profile",
+    "QUANTITIES",
+    "RULES",
+    "Rule",
+    "Verdict",
+    "active_count",
+    "active_fraction",
+    "apply_rule",
+    "autograd_prediction",
+    "build",
+    "case_specs",
+    "cases",
+    "crossing_bound",
+    "error_bound",
+    "ff_cases",
+    "ff_weights",
+    "first_order_changes",
+    "gram",
+    "hoyer",
+    "l1",
+    "l2",
+    "layer",
+    "lemma_direction",
+    "measure",
+    "observe",
+    "point_coefficients",
+    "replay",
+    "run_claim",
+    "step_and_observe",
+    "step_scale",
+    "sum_of_squares",
+    "u_vectors",
+]

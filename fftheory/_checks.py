@@ -1,0 +1,482 @@
+"""Checks: vectorised functions Case -> Outcomes, one per kind of statement.
+
+Each check takes a batch of B cases and returns, per case, whether the case
+met the statement's assumptions, and a margin (> 0 passes). Point-level
+checks also count the points decided and the points that agreed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import scipy.stats
+import torch
+from torch import Tensor
+
+from ._cases import Case
+from ._goodness import sum_of_squares
+from ._model import layer
+from ._predict import (
+    QUANTITIES,
+    Observation,
+    autograd_prediction,
+    step_scale,
+    error_bound,
+    gradient_norms,
+    lemma_direction,
+    measure,
+    step_and_observe,
+)
+from ._rules import RULES, Rule, apply_rule
+from ._theory import first_order_changes, point_coefficients, term_sizes, u_vectors
+from ._tolerance import TAYLOR_RATE_TOL, allowance, compare
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcomes:
+    """Per-case results of one check on B cases; every tensor has shape (B,).
+
+    Attributes:
+      applicable: the case met the assumptions (and had something to decide).
+      margin: > 0 passes, <= 0 fails; NaN where not applicable.
+      decided, agreed: points decided / points that agreed.
+      rate: fitted Taylor rate where the check fits one, else None.
+      detail: text for a failing case, built lazily by `explain(index)`.
+    """
+
+    applicable: Tensor
+    margin: Tensor
+    decided: Tensor
+    agreed: Tensor
+    rate: Tensor | None = None
+    detail: str = ""
+
+    @property
+    def failed(self) -> Tensor:
+        return self.applicable & ~(self.margin > 0)
+
+
+def from_points(margin: Tensor, applicable: Tensor, *, detail: str = "") -> Outcomes:
+    """Aggregate point-level margins (B, ...) over the applicable points of each case."""
+    margin = margin.flatten(1)
+    applicable = applicable.flatten(1) & ~torch.isnan(margin)
+    decided = applicable.sum(1)
+    agreed = (applicable & (margin > 0)).sum(1)
+    worst = torch.where(applicable, margin, torch.inf).amin(1)
+    case_ok = decided > 0
+    return Outcomes(case_ok, torch.where(case_ok, worst, torch.nan), decided, agreed, detail=detail)
+
+
+def combine(*parts: Outcomes) -> Outcomes:
+    """All parts must hold: worst margin, summed counts, applicable if all are."""
+    applicable = torch.stack([p.applicable for p in parts]).all(0)
+    margin = torch.stack([p.margin for p in parts]).amin(0)
+    return Outcomes(
+        applicable,
+        torch.where(applicable, margin, torch.nan),
+        sum(p.decided for p in parts),
+        sum(p.agreed for p in parts),
+        detail="; ".join(p.detail for p in parts if p.detail),
+    )
+
+
+# --------------------------------------------------------------------------- one step
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One rule applied to a batch of cases, with everything the checks compare.
+
+    Shapes: eta (B,); V, U (B, N, n); every dict maps a quantity to (B, N).
+    """
+
+    rule: Rule
+    eta: Tensor
+    V: Tensor  # lemma direction: dz per unit eta (autograd)
+    U: Tensor  # the theorem's u_k (closed form)
+    obs: Observation
+    closed: dict[str, Tensor]  # closed-form first-order changes
+    autograd: dict[str, Tensor]  # JVP first-order changes
+    bound: dict[str, Tensor]  # bound on |observed - predicted|
+    sizes: dict[str, Tensor]  # size of the closed forms' terms, for rounding allowances
+    z_size: Tensor  # max_p,k sum_j |x_kj| |w_pj|: the size rounding errors of z scale with, (B, 1, 1)
+
+    def z_rounding(self, tol: str = "rounding") -> Tensor:
+        """Allowance for the rounding error of any computed z, (B, 1, 1)."""
+        return allowance(self.z_size, tol)
+
+    @property
+    def defined(self) -> Tensor:
+        """Points with a non-zero activation, where L2 and Hoyer are defined (B, N)."""
+        return self.obs.H.abs().sum(-1) > 0
+
+    @property
+    def clean(self) -> Tensor:
+        """Defined points with no unit crossing zero (B, N)."""
+        return ~self.obs.crossed & self.defined
+
+
+def take_step(case: Case, rule: Rule, *, eta: Tensor | None = None, eta_fraction: float | None = None) -> Step:
+    """Apply `rule` to every case at eta (default: the spec's fraction of the crossing bound)."""
+    Z, H, M = layer(case.W, case.X)
+    kw = dict(goodness=sum_of_squares, positive=case.positive, theta=case.theta)
+    V = lemma_direction(rule, case.W, case.X, **kw)
+    if eta is None:
+        frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
+        eta = frac * step_scale(Z, V, case.X)
+    obs = step_and_observe(rule, case.W, case.X, eta=eta, **kw)
+    # z = sum_j x_j w_pj: its rounding error scales with sum_j |x_j| |w_pj|.
+    operands = case.X.abs() @ (case.W.abs() + obs.W_new.abs()).transpose(-1, -2)
+    U = u_vectors(case.X, H, point_coefficients(rule, sum_of_squares(H), case.positive, case.theta))
+    dH_pred = eta[:, None, None] * M * V
+    return Step(
+        rule=rule,
+        eta=eta,
+        V=V,
+        U=U,
+        obs=obs,
+        closed=first_order_changes(H, U, eta),
+        autograd=autograd_prediction(H, dH_pred, sum_of_squares),
+        bound=error_bound(H, obs.H_new - obs.H, dH_pred),
+        sizes=term_sizes(H, U, eta),
+        z_size=operands.amax((-1, -2), keepdim=True),
+    )
+
+
+def rounding(step: Step, q: str, tol: str = "rounding") -> Tensor:
+    """Rounding allowance for the observed change of q (B, N): the quantity's own
+    rounding plus what the rounding of z (per unit) moves it."""
+    before = measure(step.obs.H)[q].abs()
+    after = measure(step.obs.H_new)[q].abs()
+    n = step.obs.H.shape[-1]
+    moved = gradient_norms(step.obs.H)[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
+    return allowance(torch.nan_to_num(before + after), tol) + torch.nan_to_num(moved)
+
+
+# --------------------------------------------------------------------------- checks
+
+def lemma_exact(rule: Rule):
+    """The real step changes z by exactly eta * V, V from the general lemma."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        cmp = compare(
+            step.eta[:, None, None] * step.V, step.obs.Z_new - step.obs.Z, tol="identity", point_dims=2, floor=step.z_rounding()
+        )
+        return from_points(cmp.margin, torch.ones_like(cmp.margin, dtype=torch.bool), detail=cmp.describe())
+
+    return check
+
+
+def masked_change(rule: Rule):
+    """For points crossing no zero, dh_k = m_k * dz_k exactly."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        M = (step.obs.Z > 0).to(step.obs.Z.dtype)
+        cmp = compare(
+            M * (step.obs.Z_new - step.obs.Z), step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding()
+        )
+        applicable = step.clean[..., None].expand_as(cmp.margin)
+        return from_points(cmp.margin, applicable, detail=cmp.describe())
+
+    return check
+
+
+def closed_form_step(rule: Rule):
+    """For points crossing no zero, dh_k = -2 eta m_k * u_k with the theorem's u_k."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        M = (step.obs.Z > 0).to(step.obs.Z.dtype)
+        predicted = -2 * step.eta[:, None, None] * M * step.U
+        cmp = compare(predicted, step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding())
+        applicable = step.clean[..., None].expand_as(cmp.margin)
+        return from_points(cmp.margin, applicable, detail=cmp.describe())
+
+    return check
+
+
+def closed_matches_autograd(rule: Rule):
+    """The theorem's closed forms equal the autograd JVP predictions, every quantity."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        margins, details = [], []
+        for q in QUANTITIES:
+            cmp = compare(step.closed[q], step.autograd[q], tol="identity", floor=allowance(step.sizes[q], "identity"))
+            margins.append(cmp.margin)
+            details.append(f"{q}: {cmp.describe()}")
+        margin = torch.stack(margins, -1)
+        return from_points(margin, step.defined[..., None].expand_as(margin), detail="; ".join(details))
+
+    return check
+
+
+def within_bound(rule: Rule):
+    """|observed - predicted| <= the second-order error bound, every quantity, clean points."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        margins = []
+        for q in QUANTITIES:
+            err = (step.obs.changes[q] - step.closed[q]).abs()
+            margins.append(1 - err / (step.bound[q] + rounding(step, q)))
+        margin = torch.stack(margins, -1)
+        applicable = step.clean[..., None] & torch.isfinite(torch.stack([step.bound[q] for q in QUANTITIES], -1))
+        return from_points(margin, applicable)
+
+    return check
+
+
+def sign_agreement(rule: Rule, quantities: tuple[str, ...] = QUANTITIES):
+    """Observed and predicted changes have the same sign wherever |prediction| exceeds the bound."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        margins, decided = [], []
+        for q in quantities:
+            pred, obs = step.closed[q], step.obs.changes[q]
+            decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
+            margins.append(obs * torch.sign(pred) / pred.abs())
+        return from_points(torch.stack(margins, -1), torch.stack(decided, -1))
+
+    return check
+
+
+def _fit_rates(etas: np.ndarray, errors: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """Asymptotic slope of log(error) against log(eta), per case.
+
+    etas, errors, floors: (B, J), eta decreasing along J. The fit uses the
+    TAYLOR_FIT smallest etas whose error is well above rounding (the
+    asymptotic regime); NaN where fewer than 3 such errors remain.
+    """
+    rates = np.full(errors.shape[0], np.nan)
+    for b in range(errors.shape[0]):
+        use = np.flatnonzero(errors[b] > 10 * floors[b])[-TAYLOR_FIT:]
+        if len(use) >= 3:
+            rates[b] = scipy.stats.linregress(np.log(etas[b, use]), np.log(errors[b, use])).slope
+    return rates
+
+
+def _rate_margin(rates: Tensor) -> Tensor:
+    """O(eta^2) means a rate of at least 2: margin > 0 iff rate > 2 - TAYLOR_RATE_TOL.
+
+    A higher rate (a vanishing second-order term) is allowed per case; the
+    harness requires the median rate over all cases to be near 2.
+    """
+    return 1 - (2 - rates).clamp_min(0) / TAYLOR_RATE_TOL
+
+
+TAYLOR_STEPS = 12  # eta_j = TAYLOR_START * crossing bound * 2^-j
+TAYLOR_START = 0.05
+TAYLOR_FIT = 4
+TAYLOR_QUANTITIES = ("goodness", "l2", "hoyer")  # L1 is linear on the active orthant: no remainder
+
+
+def taylor_rate(rule: Rule):
+    """|observed - predicted| shrinks like eta^2: fitted log-log rate within
+    TAYLOR_RATE_TOL of 2, for goodness, L2 and Hoyer. Reported rate: median."""
+
+    def check(case: Case) -> Outcomes:
+        shape = (case.W.shape[0], TAYLOR_STEPS)
+        errors = {q: np.zeros(shape) for q in TAYLOR_QUANTITIES}
+        floors = {q: np.zeros(shape) for q in TAYLOR_QUANTITIES}
+        etas = np.zeros(shape)
+        for j in range(TAYLOR_STEPS):
+            step = take_step(case, rule, eta_fraction=TAYLOR_START * 2.0**-j)
+            etas[:, j] = step.eta.numpy()
+            for q in TAYLOR_QUANTITIES:
+                err = torch.where(step.clean, (step.obs.changes[q] - step.closed[q]).abs(), 0.0)
+                errors[q][:, j] = torch.nan_to_num(err, nan=0.0).amax(-1).numpy()
+                floors[q][:, j] = torch.nan_to_num(rounding(step, q, "taylor-floor")).amax(-1).numpy()
+        rates = torch.from_numpy(np.stack([_fit_rates(etas, errors[q], floors[q]) for q in TAYLOR_QUANTITIES], -1))
+        out = from_points(_rate_margin(rates), ~torch.isnan(rates))
+        return dataclasses.replace(out, rate=rates.nanmedian(-1).values)
+
+    return check
+
+
+def two_step_second_order(case: Case) -> Outcomes:
+    """ff-two-step and ff-simultaneous differ by O(eta^2) in z: fitted rate near 2."""
+    sim, two = RULES["ff-simultaneous"], RULES["ff-two-step"]
+    Z, _, _ = layer(case.W, case.X)
+    V = lemma_direction(sim, case.W, case.X, positive=case.positive, theta=case.theta)
+    base = step_scale(Z, V, case.X)
+    B = case.W.shape[0]
+    errors, floors, etas = np.zeros((B, TAYLOR_STEPS)), np.zeros((B, TAYLOR_STEPS)), np.zeros((B, TAYLOR_STEPS))
+    for j in range(TAYLOR_STEPS):
+        eta = TAYLOR_START * 2.0**-j * base
+        kw = dict(eta=eta, positive=case.positive, theta=case.theta)
+        Z_sim, _, _ = layer(apply_rule(sim, case.W, case.X, **kw), case.X)
+        Z_two, _, _ = layer(apply_rule(two, case.W, case.X, **kw), case.X)
+        errors[:, j] = (Z_two - Z_sim).abs().flatten(1).amax(1).numpy()
+        floors[:, j] = allowance(Z.abs().flatten(1).amax(1), "taylor-floor").numpy()
+        etas[:, j] = eta.numpy()
+    rates = torch.from_numpy(_fit_rates(etas, errors, floors))
+    applicable = ~torch.isnan(rates)
+    out = from_points(_rate_margin(rates)[:, None], applicable[:, None])
+    return dataclasses.replace(out, rate=rates)
+
+
+def _one_sided(values: Tensor, scale: Tensor, *, sign: int, tol: str = "identity") -> Tensor:
+    """Point margins for sign * values >= 0 (each point's max violation over its last axis)."""
+    violation = (-sign * values).clamp_min(0)
+    if violation.dim() == 3:
+        violation = violation.amax(-1)
+    return 1 - violation / allowance(scale, tol)
+
+
+def monotone(rule: Rule, *, sign: int):
+    """Exact for any eta with non-negative inputs: every z moves by sign, and so do
+    goodness, L1 and L2; active sets only shrink (sign -1) or only grow (+1)."""
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        obs = step.obs
+        z_scale = obs.Z.abs().amax((-1, -2), keepdim=True)[..., 0]
+        parts = [_one_sided(obs.Z_new - obs.Z, z_scale, sign=sign)]
+        for q in ("goodness", "l1", "l2"):
+            scale = measure(obs.H)[q].abs() + measure(obs.H_new)[q].abs()
+            parts.append(_one_sided(obs.changes[q], scale, sign=sign, tol="rounding"))
+        # Active sets: none of the units lost (sign +1) or gained (sign -1).
+        was, now = obs.Z > 0, obs.Z_new > 0
+        wrong = (was & ~now) if sign > 0 else (~was & now)
+        parts.append(torch.where(wrong.any(-1), -1.0, 1.0).to(obs.Z.dtype))
+        margin = torch.stack(parts, -1).amin(-1)
+        return from_points(margin, torch.ones_like(margin, dtype=torch.bool))
+
+    return check
+
+
+def ff_stages_monotone(case: Case) -> Outcomes:
+    """Theorem 2c: the negative step lowers every z of every point; the positive step,
+    at the updated weights, raises every z. Exact for any eta, non-negative inputs."""
+    neg = Rule(name="ff-negative-stage", stages=RULES["ff-two-step"].stages[:1], needs_labels=True)
+    pos = Rule(name="ff-positive-stage", stages=RULES["ff-two-step"].stages[1:], needs_labels=True)
+    Z, _, _ = layer(case.W, case.X)
+    V = lemma_direction(RULES["ff-simultaneous"], case.W, case.X, positive=case.positive, theta=case.theta)
+    eta = case.spec.eta_fraction * step_scale(Z, V, case.X)
+    kw = dict(eta=eta, positive=case.positive, theta=case.theta)
+    W1 = apply_rule(neg, case.W, case.X, **kw)
+    W2 = apply_rule(pos, W1, case.X, **kw)
+    Z1, _, _ = layer(W1, case.X)
+    Z2, _, _ = layer(W2, case.X)
+    scale = torch.stack([Z, Z1, Z2]).abs().amax((0, -1, -2))[:, None]
+    margin = torch.minimum(_one_sided(Z1 - Z, scale, sign=-1), _one_sided(Z2 - Z1, scale, sign=+1))
+    return from_points(margin, torch.ones_like(margin, dtype=torch.bool))
+
+
+def hoyer_criterion(rule: Rule):
+    """1c / 2d: S rises exactly when ||h||_1 falls by a larger fraction than ||h||_2.
+
+    First order: (sqrt(n)-1) dS = (L1/L2) (dL2/L2 - dL1/L1), an identity of the
+    predictions. Observed: sign(S' - S) = sign(L2'/L2 - L1'/L1), exact for any step.
+    """
+
+    def check(case: Case) -> Outcomes:
+        step = take_step(case, rule)
+        H, H_new = step.obs.H, step.obs.H_new
+        before, after = measure(H), measure(H_new)
+        L1, L2, n = before["l1"], before["l2"], H.shape[-1]
+        lhs = (math.sqrt(n) - 1) * step.closed["hoyer"]
+        rhs = (L1 / L2) * (step.closed["l2"] / L2 - step.closed["l1"] / L1)
+        predicted = compare(lhs, rhs, tol="identity", floor=allowance((math.sqrt(n) - 1) * step.sizes["hoyer"], "identity"))
+        # Observed, exact: decide where both sides are clearly away from zero.
+        ratio_gap = after["l2"] / L2 - after["l1"] / L1
+        dS = step.obs.changes["hoyer"]
+        decided = (ratio_gap.abs() > 1e-9) & (dS.abs() > 1e-12) & (after["l2"] > 0)
+        observed = torch.sign(dS) * torch.sign(ratio_gap)
+        defined = H.abs().sum(-1) > 0
+        return combine(
+            from_points(predicted.margin, defined, detail=predicted.describe()),
+            from_points(observed, defined & decided),
+        )
+
+    return check
+
+
+def self_term_vanishes(case: Case) -> Outcomes:
+    """1e: the point's own term u_k = a_kk h_k contributes nothing to dS_k (first order)."""
+    _, H, M = layer(case.W, case.X)
+    a_kk = (case.X * case.X).sum(-1)
+    U_self = a_kk[..., None] * H
+    t1 = (M * U_self).sum(-1)
+    t2 = H.sum(-1) / H.square().sum(-1) * (H * U_self).sum(-1)
+    cmp = compare(t1, t2, tol="identity")
+    return from_points(cmp.margin, H.abs().sum(-1) > 0, detail=cmp.describe())
+
+
+def sparsity_unchanged(case: Case) -> Outcomes:
+    """1e exact: with pairwise orthogonal inputs (or one point) and 2 eta ||x_k||^2 < 1,
+    batch-decrease leaves every point's Hoyer sparsity unchanged."""
+    a_kk = (case.X * case.X).sum(-1)
+    eta = case.spec.eta_fraction / (2 * a_kk.amax(-1))
+    step = take_step(case, RULES["batch-decrease"], eta=eta)
+    S, S_new = measure(step.obs.H)["hoyer"], measure(step.obs.H_new)["hoyer"]
+    cmp = compare(S_new, S, tol="unchanged")
+    return from_points(cmp.margin, step.obs.H.abs().sum(-1) > 0, detail=cmp.describe())
+
+
+def constant_u_nonnegative(case: Case) -> Outcomes:
+    """1f: with u_0 constant (= c > 0) on point 0's active units, the predicted dS_0 >= 0,
+    > 0 when h_0 is not constant there and = 0 (observed too) when it is.
+
+    Cases come from `with_constant_u`; point 0 is the subject.
+    """
+    step = take_step(case, RULES["batch-decrease"])
+    H0, U0 = step.obs.H[:, 0], step.U[:, 0]
+    M0 = (H0 > 0).to(H0.dtype)
+    # The construction really made u_0 constant on the active units.
+    c = (U0 * M0).sum(-1) / M0.sum(-1)
+    built = compare(U0 * M0, c[:, None] * M0, tol="identity").margin.amin(-1)
+    dS = step.closed["hoyer"][:, 0]
+    h_max = H0.amax(-1)
+    spread = (h_max - torch.where(M0 > 0, H0, torch.inf).amin(-1)) / h_max
+    # dS_0 = 2 eta c / ((sqrt(n)-1) ||h||) (|A| - L1^2/L2^2): `scale` is its terms' size.
+    scale = 2 * step.eta * c / ((math.sqrt(H0.shape[-1]) - 1) * H0.norm(dim=-1)) * M0.sum(-1)
+    tiny = allowance(scale, "identity")
+    # Flat: dS = 0 (rounding). Clearly not flat: |A| - L1^2/L2^2 >= spread^2 / 2, so dS > tiny.
+    # In between: dS >= 0 up to rounding.
+    flat, spread_out = spread <= 1e-9, spread >= 1e-3
+    sign_ok = torch.where(flat, 1 - dS.abs() / tiny, torch.where(spread_out, dS / tiny - 1, 1 + dS / tiny))
+    unchanged = compare(measure(step.obs.H_new)["hoyer"][:, 0], measure(step.obs.H)["hoyer"][:, 0], tol="unchanged")
+    exact_ok = torch.where(flat & ~step.obs.crossed[:, 0], unchanged.margin, torch.inf)
+    margin = torch.stack([built, sign_ok.clamp(max=1.0), exact_ok], -1).amin(-1)
+    return from_points(margin[:, None], (c > 0)[:, None])
+
+
+def negated(rule: Rule, other: Rule):
+    """1g first order: `rule`'s predictions are exactly the negatives of `other`'s."""
+
+    def check(case: Case) -> Outcomes:
+        Z, H, _ = layer(case.W, case.X)
+        G = sum_of_squares(H)
+        eta = torch.ones(case.W.shape[0], dtype=H.dtype)
+        mine = first_order_changes(H, u_vectors(case.X, H, point_coefficients(rule, G, case.positive, case.theta)), eta)
+        theirs = first_order_changes(H, u_vectors(case.X, H, point_coefficients(other, G, case.positive, case.theta)), eta)
+        margin = torch.stack([compare(mine[q], -theirs[q], tol="identity").margin for q in QUANTITIES], -1)
+        return from_points(margin, ~torch.isnan(margin))
+
+    return check
+
+
+# ------------------------------------------------------- counterexamples to weakened claims
+
+def goodness_falls_everywhere(case: Case) -> Outcomes:
+    """'Every point's goodness falls under batch-decrease' (false without non-negative inputs)."""
+    step = take_step(case, RULES["batch-decrease"])
+    obs = step.obs
+    scale = measure(obs.H)["goodness"] + measure(obs.H_new)["goodness"]
+    margin = _one_sided(obs.changes["goodness"], scale, sign=-1, tol="rounding")
+    return from_points(margin, torch.ones_like(margin, dtype=torch.bool))
+
+
+def hoyer_sign_ignoring_crossings(case: Case) -> Outcomes:
+    """'The first-order Hoyer sign is right' checked even where units cross zero
+    (false for steps past the crossing bound)."""
+    step = take_step(case, RULES["batch-decrease"])
+    pred, obs = step.closed["hoyer"], step.obs.changes["hoyer"]
+    decided = (pred.abs() > 1e-9) & (step.obs.H_new.abs().sum(-1) > 0)
+    return from_points(obs * torch.sign(pred) / pred.abs(), decided)

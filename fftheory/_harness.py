@@ -1,0 +1,153 @@
+"""Run a claim under hypothesis and turn what it saw into a verdict.
+
+Hypothesis draws CaseSpecs; each spec is built into `count` cases and checked
+in one call. A failing case makes hypothesis shrink the spec, and the verdict
+keeps the shrunk spec and the case index so the failure replays on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import torch
+from hypothesis import example, given
+from hypothesis import seed as hypothesis_seed
+
+from ._cases import CaseSpec
+from ._checks import Outcomes
+from ._claims import Claim
+from ._profiles import PROFILES, Profile
+from ._tolerance import TAYLOR_RATE_TOL
+
+Status = Literal["holds", "fails", "undecided", "not applicable"]
+
+MIN_CASES = 20  # fewer applicable cases than this: "undecided", never "holds"
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What running one claim found.
+
+    cases_applicable counts cases that met the assumptions; points_decided /
+    points_agreed count point-level decisions (e.g. signs beyond the bound).
+    counterexample: the (shrunk) spec, the failing case's index and a detail.
+    """
+
+    claim: str
+    statement: str
+    expect: str
+    status: Status
+    cases_tried: int = 0
+    cases_applicable: int = 0
+    points_decided: int = 0
+    points_agreed: int = 0
+    worst_margin: float | None = None
+    taylor_rate: float | None = None
+    min_cases: int = MIN_CASES
+    counterexample: dict | None = None
+    note: str = ""
+
+    @property
+    def agreement(self) -> float | None:
+        return self.points_agreed / self.points_decided if self.points_decided else None
+
+    def to_json(self) -> dict:
+        return dict(dataclasses.asdict(self), agreement=self.agreement)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.tried = self.applicable = self.decided = self.agreed = 0
+        self.worst = math.inf
+        self.rates: list[float] = []
+
+    def add(self, out: Outcomes) -> None:
+        self.tried += int(out.applicable.numel())
+        self.applicable += int(out.applicable.sum())
+        self.decided += int(out.decided.sum())
+        self.agreed += int(out.agreed.sum())
+        if out.applicable.any():
+            self.worst = min(self.worst, float(out.margin[out.applicable].min()))
+        if out.rate is not None:
+            self.rates += [float(r) for r in out.rate[~torch.isnan(out.rate)]]
+
+
+class _Hit(Exception):
+    """A case failed the check: a counterexample (wanted or not)."""
+
+    def __init__(self, spec: CaseSpec, index: int, out: Outcomes) -> None:
+        super().__init__(f"case {index} of {spec}: margin {float(out.margin[index]):+.3g}. {out.detail}")
+        self.spec, self.index, self.out = spec, index, out
+
+
+def evaluate(claim: Claim, spec: CaseSpec) -> Outcomes:
+    """Build the spec's cases and check them."""
+    return claim.check(claim.build(spec))
+
+
+def replay(claim: Claim, spec: CaseSpec, index: int) -> Outcomes:
+    """Re-check case `index` of `spec` alone."""
+    return claim.check(claim.build(spec).select(index))
+
+
+def run_claim(
+    claim: Claim,
+    *,
+    profile: str | Profile = "ci",
+    min_cases: int = MIN_CASES,
+    seed: int | None = None,
+    database=None,
+) -> Verdict:
+    """Check `claim` on generated cases and return its verdict.
+
+    Args:
+      profile: name or Profile: examples per claim and cases per example.
+      min_cases: applicable cases needed before "holds" can be said.
+      seed: hypothesis seed (ignored by derandomised profiles, which are fixed).
+      database: hypothesis example database (None: nothing written to disk).
+    """
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    tally = _Tally()
+
+    def body(spec: CaseSpec) -> None:
+        out = evaluate(claim, spec)
+        tally.add(out)
+        failed = torch.nonzero(out.failed)
+        if len(failed):
+            raise _Hit(spec, int(failed[0, 0]), out)
+
+    test = given(claim.strategy(prof.count))(body)
+    for spec in claim.examples:
+        test = example(spec)(test)
+    test = prof.settings(database=database)(test)
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+
+    verdict = Verdict(claim=claim.id, statement=claim.statement, expect=claim.expect, status="holds", min_cases=min_cases)
+    hit: _Hit | None = None
+    try:
+        test()
+    except _Hit as exc:
+        hit = exc
+    verdict.cases_tried, verdict.cases_applicable = tally.tried, tally.applicable
+    verdict.points_decided, verdict.points_agreed = tally.decided, tally.agreed
+    verdict.worst_margin = tally.worst if math.isfinite(tally.worst) else None
+    verdict.taylor_rate = float(torch.tensor(tally.rates).median()) if tally.rates else None
+    if hit is not None:
+        verdict.counterexample = dict(spec=dataclasses.asdict(hit.spec), index=hit.index, detail=str(hit))
+    if claim.expect == "counterexample":
+        verdict.status = "holds" if hit else "fails"
+        verdict.note = "counterexample found: the assumption is needed" if hit else "no counterexample found"
+    elif hit is not None:
+        verdict.status, verdict.note = "fails", str(hit)
+    elif verdict.taylor_rate is not None and abs(verdict.taylor_rate - 2) > TAYLOR_RATE_TOL:
+        verdict.status = "fails"
+        verdict.note = f"median Taylor rate {verdict.taylor_rate:.3f} is not within {TAYLOR_RATE_TOL} of 2"
+    elif tally.applicable == 0:
+        verdict.status, verdict.note = "not applicable", "no generated case met the assumptions"
+    elif tally.applicable < min_cases:
+        verdict.status = "undecided"
+        verdict.note = f"only {tally.applicable} applicable cases (< {min_cases})"
+    return verdict

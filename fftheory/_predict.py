@@ -1,0 +1,187 @@
+"""The prediction engine: first-order predictions by autograd, observed changes
+after a real step, and rigorous bounds on the difference.
+
+Nothing here is specific to sum of squares except `remainder_bound`'s goodness
+term; `_theory` holds the paper's closed forms, which tests compare with these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import Tensor
+
+from ._goodness import Goodness, sum_of_squares
+from ._model import gram, layer
+from ._rules import Rule, apply_rule, weight_gradient
+from ._sparsity import active_count, hoyer, l1, l2
+
+QUANTITIES = ("goodness", "l1", "l2", "hoyer")
+
+
+def measure(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
+    """Goodness, L1, L2 and Hoyer sparsity of every point, each (..., N)."""
+    return {"goodness": goodness(H), "l1": l1(H), "l2": l2(H), "hoyer": hoyer(H)}
+
+
+def lemma_direction(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    *,
+    goodness: Goodness = sum_of_squares,
+    positive: Tensor | None = None,
+    theta: Tensor | float = 0.0,
+) -> Tensor:
+    """dz per unit eta from the general lemma, by autograd: -X (dL/dW)^T, shape (..., N, n).
+
+    For the single-stage rules this is exact (z is linear in W); for ff-two-step
+    it is the first-order direction.
+    """
+    if positive is None:
+        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
+    theta_t = torch.as_tensor(theta, dtype=W.dtype).expand(W.shape[:-2])
+    grad = weight_gradient(
+        rule.first_order_objective, W, X, goodness=goodness, positive=positive, theta=theta_t
+    )
+    return -X @ grad.transpose(-1, -2)
+
+
+def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
+    """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
+    toward_zero = Z * V < 0
+    ratio = torch.where(toward_zero, Z.abs() / V.abs().clamp_min(1e-300), torch.inf)
+    return ratio.flatten(-2).amin(-1)
+
+
+def step_scale(Z: Tensor, V: Tensor, X: Tensor, goodness: Goodness = sum_of_squares) -> Tensor:
+    """The reference step size eta* per case (...,): the crossing bound, capped
+    where some point's step would be as long as its activation if the terms of
+    the lemma did not cancel (|dz_k| <= eta sum_i |a_ik| |grad g(h_i)|, since
+    every rule's |l_i'| <= 1).
+
+    Checks take eta as a fraction (or multiple) of eta*, so steps stay on the
+    scale where first-order predictions are meaningful, even where the
+    first-order direction V cancels to (nearly) zero.
+    """
+    H = torch.relu(Z).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(goodness(H).sum(), H)
+    pull = gram(X).abs() @ l2((Z > 0).to(Z.dtype) * grad)[..., None]  # (..., N, 1)
+    length = l2(H.detach()) / pull[..., 0].clamp_min(1e-300)
+    length = torch.where(H.detach().abs().sum(-1) > 0, length, torch.inf).amin(-1)
+    scale = torch.minimum(crossing_bound(Z, V), length)
+    # A case with no active unit anywhere: nothing moves, any finite step will do.
+    return torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
+
+
+def autograd_prediction(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
+    """First-order change of each quantity: its Jacobian-vector product at H along dH."""
+    _, tangents = torch.func.jvp(lambda h: measure(h, goodness), (H,), (dH,))
+    return tangents
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What a real step did. Every tensor has shape (..., N) unless noted.
+
+    Attributes:
+      W_new: the updated weights (..., n, m).
+      Z, H: before the step, (..., N, n). Z_new, H_new: after it.
+      changes: quantity -> observed change (new - old).
+      crossed: whether any unit of the point changed sign (crossed zero).
+      active_change: change in the number of active units.
+    """
+
+    W_new: Tensor
+    Z: Tensor
+    H: Tensor
+    Z_new: Tensor
+    H_new: Tensor
+    changes: dict[str, Tensor]
+    crossed: Tensor
+    active_change: Tensor
+
+
+def observe(W: Tensor, W_new: Tensor, X: Tensor, goodness: Goodness = sum_of_squares) -> Observation:
+    """Measure every point before and after the update W -> W_new."""
+    Z, H, _ = layer(W, X)
+    Z_new, H_new, _ = layer(W_new, X)
+    before, after = measure(H, goodness), measure(H_new, goodness)
+    crossed = ((Z > 0) != (Z_new > 0)).any(-1)
+    return Observation(
+        W_new=W_new,
+        Z=Z,
+        H=H,
+        Z_new=Z_new,
+        H_new=H_new,
+        changes={q: after[q] - before[q] for q in QUANTITIES},
+        crossed=crossed,
+        active_change=active_count(H_new) - active_count(H),
+    )
+
+
+def step_and_observe(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    *,
+    eta: Tensor,
+    goodness: Goodness = sum_of_squares,
+    positive: Tensor | None = None,
+    theta: Tensor | float = 0.0,
+) -> Observation:
+    """Apply `rule` for real and observe it."""
+    W_new = apply_rule(rule, W, X, eta=eta, goodness=goodness, positive=positive, theta=theta)
+    return observe(W, W_new, X, goodness)
+
+
+def remainder_bound(H: Tensor, dH: Tensor) -> dict[str, Tensor]:
+    """Rigorous bounds on |q(h + dh) - q(h) - grad q(h) . dh| for a step that crosses no zero.
+
+    Goodness is sum of squares (remainder exactly ||dh||^2); L1 is linear on
+    the active orthant; L2 and Hoyer use the curvature bounds derived in
+    proofs/bounds.md, with rho = ||h|| - ||dh|| the closest the segment gets to
+    the origin. Where rho <= 0 the bound is +inf (no decision possible).
+    """
+    step = l2(dH)
+    rho = l2(H) - step
+    rho = torch.where(rho > 0, rho, torch.nan)
+    b = dH.sum(-1).abs()  # |d||h||_1|, exact on the active orthant
+    L1 = l1(H)
+    n = H.shape[-1]
+    # |r''| <= 2|b| |dh| / rho^2 + 2 (L1 + |b|) |dh|^2 / rho^3 for r = ||h||_1 / ||h||_2.
+    r2 = 2 * b * step / rho**2 + 2 * (L1 + b) * step**2 / rho**3
+    bounds = {
+        "goodness": step**2,
+        "l1": torch.zeros_like(step),
+        "l2": step**2 / (2 * rho),
+        "hoyer": r2 / (2 * (math.sqrt(n) - 1)) if n > 1 else torch.full_like(step, math.nan),
+    }
+    return {q: torch.nan_to_num(v, nan=math.inf) for q, v in bounds.items()}
+
+
+
+def gradient_norms(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
+    """||grad_h q(h)||_2 of every quantity at every point, each (..., N)."""
+    H = H.detach().requires_grad_(True)
+    values = measure(H, goodness)
+    norms = {}
+    for q in QUANTITIES:
+        (grad,) = torch.autograd.grad(values[q].nansum(), H, retain_graph=True)
+        norms[q] = l2(grad)
+    return norms
+
+
+def error_bound(H: Tensor, dH_observed: Tensor, dH_predicted: Tensor) -> dict[str, Tensor]:
+    """Bound on |observed - predicted| for each quantity, for points crossing no zero.
+
+    The remainder bound along the real step, plus |grad q| times the part of the
+    real step that the first-order step misses (zero up to rounding for the
+    single-stage rules, O(eta^2) for ff-two-step). Goodness is sum of squares.
+    """
+    remainder = remainder_bound(H, dH_observed)
+    missed = l2(dH_observed - dH_predicted)
+    grads = gradient_norms(H)
+    return {q: remainder[q] + grads[q] * missed for q in QUANTITIES}

@@ -1,0 +1,131 @@
+"""Update rules: one gradient step (or a sequence of them) on a layer's weights.
+
+A rule is a tuple of objectives, each a scalar function of the batch's
+goodness; the step applies W <- W - eta * dL/dW for each objective in turn.
+Objectives take G (..., N), the positive mask (..., N) and theta (...,) and
+return one loss per case (...,), so independent cases share one call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ._goodness import Goodness, sum_of_squares
+from ._model import layer
+
+Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def batch_goodness(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """L = sum_i g_i (labels and theta unused)."""
+    return G.sum(-1)
+
+
+def negated_batch_goodness(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """L = -sum_i g_i: descending it raises the batch goodness."""
+    return -G.sum(-1)
+
+
+def softplus(x: Tensor) -> Tensor:
+    """log(1 + e^x), exact: its derivative is sigmoid(x) everywhere.
+
+    torch's F.softplus returns x itself past a threshold (20), whose derivative
+    1 differs from sigmoid by e^-20: enough to break float64 identities.
+    """
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def hinton_negative(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """sum over negative points of softplus(g_j - theta)."""
+    return (softplus(G - theta[..., None]) * (~positive)).sum(-1)
+
+
+def hinton_positive(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """sum over positive points of softplus(theta - g_i)."""
+    return (softplus(theta[..., None] - G) * positive).sum(-1)
+
+
+def hinton(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """Hinton's FF loss, summed over the batch."""
+    return hinton_negative(G, positive, theta) + hinton_positive(G, positive, theta)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Rule:
+    """An update rule.
+
+    Attributes:
+      name: CLI / report name.
+      stages: objectives stepped on in order (one for a simultaneous step).
+      needs_labels: whether the rule reads the positive mask and theta.
+    """
+
+    name: str
+    stages: tuple[Objective, ...]
+    needs_labels: bool
+
+    def first_order_objective(self, G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+        """The objective whose single step agrees with this rule to first order in eta."""
+        return sum(stage(G, positive, theta) for stage in self.stages)
+
+
+RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        Rule(name="batch-decrease", stages=(batch_goodness,), needs_labels=False),
+        Rule(name="batch-increase", stages=(negated_batch_goodness,), needs_labels=False),
+        Rule(name="ff-simultaneous", stages=(hinton,), needs_labels=True),
+        Rule(name="ff-two-step", stages=(hinton_negative, hinton_positive), needs_labels=True),
+    )
+}
+
+
+def _as_case_scalar(value: Tensor | float, like: Tensor) -> Tensor:
+    """Broadcast a python or per-case scalar to shape (...,) of `like`'s cases."""
+    return torch.as_tensor(value, dtype=like.dtype).expand(like.shape[:-2])
+
+
+def weight_gradient(
+    objective: Objective, W: Tensor, X: Tensor, *, goodness: Goodness, positive: Tensor, theta: Tensor
+) -> Tensor:
+    """dL/dW for every case, shape (..., n, m); cases are independent."""
+    W = W.detach().requires_grad_(True)
+    _, H, _ = layer(W, X)
+    loss = objective(goodness(H), positive, theta).sum()
+    (grad,) = torch.autograd.grad(loss, W)
+    return grad
+
+
+def apply_rule(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    *,
+    eta: Tensor | float,
+    goodness: Goodness = sum_of_squares,
+    positive: Tensor | None = None,
+    theta: Tensor | float = 0.0,
+) -> Tensor:
+    """The updated weights after one application of `rule`.
+
+    Args:
+      W: (..., n, m). X: (..., N, m). eta: step size, scalar or per case (...,).
+      positive: bool (..., N), required by the ff rules. theta: scalar or (...,).
+
+    Returns:
+      W' of shape (..., n, m), detached.
+    """
+    if positive is None:
+        if rule.needs_labels:
+            raise ValueError(f"rule {rule.name!r} needs a positive mask")
+        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
+    eta_t = _as_case_scalar(eta, W)[..., None, None]
+    theta_t = _as_case_scalar(theta, W)
+    W = W.detach()
+    for stage in rule.stages:
+        W = W - eta_t * weight_gradient(stage, W, X, goodness=goodness, positive=positive, theta=theta_t)
+    return W
