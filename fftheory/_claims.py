@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from . import _checks as C
 from ._cases import Case, CaseSpec, with_constant_u
+from ._regressions import REGRESSIONS
 from ._rules import RULES
 from ._strategies import case_specs
 
@@ -214,5 +215,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
 )
 
+CLAIMS = tuple(dataclasses.replace(c, examples=REGRESSIONS.get(c.id, ())) for c in CLAIMS)
 CLAIMS_BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
+assert set(REGRESSIONS) <= set(CLAIMS_BY_ID), "every regression names a claim"
 assert len(CLAIMS_BY_ID) == len(CLAIMS), "claim ids must be unique"

@@ -185,3 +185,58 @@ def error_bound(H: Tensor, dH_observed: Tensor, dH_predicted: Tensor) -> dict[st
     missed = l2(dH_observed - dH_predicted)
     grads = gradient_norms(H)
     return {q: remainder[q] + grads[q] * missed for q in QUANTITIES}
+
+
+def predict_points(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    *,
+    eta: float | None = None,
+    theta: float = 0.0,
+    positive: Tensor | None = None,
+    goodness: Goodness = sum_of_squares,
+) -> dict:
+    """Predicted (first-order, autograd lemma) and observed changes for every point of one layer.
+
+    Args:
+      W: (n, m) float64. X: (N, m) float64. positive: bool (N,) for the ff rules.
+      eta: step size; default 0.1 * the reference step `step_scale`.
+    Returns:
+      {"rule", "eta", "theta", "eta_reference", "points": [{"index", "predicted",
+      "observed", "bound", "crossed"}]}, quantities goodness, l1, l2, hoyer;
+      a bound is the rigorous error bound (null where the point crossed zero).
+    """
+    theta_t = torch.tensor(float(theta), dtype=W.dtype)
+    Z, H, M = layer(W, X)
+    V = lemma_direction(rule, W, X, goodness=goodness, positive=positive, theta=theta_t)
+    reference = float(step_scale(Z, V, X, goodness))
+    eta_t = torch.tensor(0.1 * reference if eta is None else float(eta), dtype=W.dtype)
+    obs = step_and_observe(rule, W, X, eta=eta_t, goodness=goodness, positive=positive, theta=theta_t)
+    dH_pred = eta_t * M * V
+    predicted = autograd_prediction(H, dH_pred, goodness)
+    bound = error_bound(H, obs.H_new - H, dH_pred) if goodness is sum_of_squares else None
+
+    def number(t: Tensor) -> float | None:
+        value = float(t)
+        return None if math.isnan(value) else value
+
+    points = []
+    for k in range(X.shape[0]):
+        crossed = bool(obs.crossed[k])
+        points.append(
+            {
+                "index": k,
+                "predicted": {q: number(predicted[q][k]) for q in QUANTITIES},
+                "observed": {q: number(obs.changes[q][k]) for q in QUANTITIES},
+                "bound": None if crossed or bound is None else {q: number(bound[q][k]) for q in QUANTITIES},
+                "crossed": crossed,
+            }
+        )
+    return {
+        "rule": rule.name,
+        "eta": float(eta_t),
+        "theta": float(theta) if rule.needs_labels else None,
+        "eta_reference": reference,
+        "points": points,
+    }

@@ -25,12 +25,13 @@ class Profile:
     derandomize: bool
 
     def settings(self, *, database=None) -> settings:
+        """Hypothesis settings; `database` is ignored when derandomised (hypothesis forbids both)."""
         # too_slow: one example builds and steps `count` networks; the time is real work.
         return settings(
             max_examples=self.max_examples,
             derandomize=self.derandomize,
             deadline=None,
-            database=database,
+            database=None if self.derandomize else database,
             suppress_health_check=[HealthCheck.too_slow],
         )
 

@@ -1,0 +1,103 @@
+"""Reading a user's layer and batch, validating it, and writing reports safely."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class InputError(ValueError):
+    """Bad user input; the message names the array or value and the problem."""
+
+
+def load_case_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Arrays of an .npz file, read with pickling disabled (object arrays are refused)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except ValueError as exc:  # numpy refuses object arrays when allow_pickle=False
+        raise InputError(f"{path}: cannot read without pickling ({exc}); object arrays are refused") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from exc
+
+
+def _float_matrix(name: str, value, rank: int) -> Tensor:
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise InputError(f"array {name!r} has dtype {array.dtype}; expected a real floating-point array")
+    if array.dtype.kind != "f":
+        raise InputError(f"array {name!r} has integer dtype {array.dtype}; convert it to float64 first")
+    if array.ndim != rank:
+        raise InputError(f"array {name!r} has rank {array.ndim} (shape {array.shape}); expected rank {rank}")
+    if not np.isfinite(array).all():
+        raise InputError(f"array {name!r} contains NaN or Inf")
+    return torch.from_numpy(array.astype(np.float64, copy=True))
+
+
+def validate_case(
+    arrays: dict, *, needs_labels: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """W (n, m), X (N, m) and, for the ff rules, a bool `positive` (N) with both classes present."""
+    for name in ("W", "X") + (("positive",) if needs_labels else ()):
+        if name not in arrays:
+            raise InputError(f"missing array {name!r} (found: {sorted(arrays) or 'none'})")
+    W = _float_matrix("W", arrays["W"], 2)
+    X = _float_matrix("X", arrays["X"], 2)
+    if X.shape[0] == 0:
+        raise InputError("array 'X' is an empty batch (0 points)")
+    if W.shape[0] == 0 or W.shape[1] == 0:
+        raise InputError(f"array 'W' has an empty dimension (shape {tuple(W.shape)})")
+    if W.shape[1] != X.shape[1]:
+        raise InputError(
+            f"shape mismatch: W is {tuple(W.shape)} (n x m) but X is {tuple(X.shape)} (N x m): m differs"
+        )
+    positive = None
+    if needs_labels:
+        raw = np.asarray(arrays["positive"])
+        if raw.dtype != np.bool_:
+            raise InputError(f"array 'positive' has dtype {raw.dtype}; expected bool")
+        if raw.shape != (X.shape[0],):
+            raise InputError(f"array 'positive' has shape {raw.shape}; expected ({X.shape[0]},), one per point of X")
+        if raw.all() or not raw.any():
+            raise InputError("array 'positive' must mark at least one positive and one negative point")
+        positive = torch.from_numpy(raw.copy())
+    return W, X, positive
+
+
+def check_scalar(name: str, value: float, *, positive: bool) -> float:
+    """A finite float (and > 0 if `positive`)."""
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise InputError(f"{name} must be > 0, got {value}")
+    return float(value)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write via a temporary file in the same directory, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n")

@@ -1,0 +1,151 @@
+"""The `fftheory` command: verify, predict, reproduce.
+
+Exit codes: 0 all good, 1 a claim failed (or could not be decided), 2 bad
+usage or input. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ._claims import CLAIMS, CLAIMS_BY_ID
+from ._harness import MIN_CASES, Verdict, run_claim
+from ._io import InputError, check_scalar, load_case_file, validate_case, write_json
+from ._profiles import DEFAULT_PROFILE, PROFILES
+from ._rules import RULES
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def verdict_table(verdicts: list[Verdict]) -> str:
+    """Plain-text table: claim, cases tried, applicable, agreement, worst margin, Taylor rate, verdict."""
+    header = f"{'claim':<22} {'tried':>7} {'valid':>7} {'agreement':>15} {'worst margin':>12} {'rate':>6}  verdict"
+    lines = [header, "-" * len(header)]
+    for v in verdicts:
+        agreement = f"{v.points_agreed}/{v.points_decided}" if v.points_decided else "-"
+        lines.append(
+            f"{v.claim:<22} {v.cases_tried:>7} {v.cases_applicable:>7} {agreement:>15} "
+            f"{_fmt(v.worst_margin, '.3g'):>12} {_fmt(v.taylor_rate, '.3f'):>6}  {v.status}"
+        )
+    notes = [f"  {v.claim}: {v.note}" for v in verdicts if v.status != "holds" or v.expect == "counterexample"]
+    return "\n".join(lines + (["", "notes:"] + notes if notes else []))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    unknown = [c for c in args.claims or () if c not in CLAIMS_BY_ID]
+    if unknown:
+        raise InputError(f"unknown claim id(s) {unknown}; known: {', '.join(CLAIMS_BY_ID)}")
+    claims = [CLAIMS_BY_ID[c] for c in args.claims] if args.claims else list(CLAIMS)
+    start = time.perf_counter()
+    verdicts = []
+    for claim in claims:
+        verdicts.append(run_claim(claim, profile=args.profile, min_cases=args.min_cases, seed=args.seed))
+        if args.progress:
+            print(f"  {claim.id}: {verdicts[-1].status}", file=sys.stderr)
+    elapsed = time.perf_counter() - start
+    print(verdict_table(verdicts))
+    held = sum(v.status == "holds" for v in verdicts)
+    print(f"\n{held}/{len(verdicts)} claims hold (profile {args.profile}, min cases {args.min_cases}, {elapsed:.1f} s)")
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "profile": args.profile,
+                "min_cases": args.min_cases,
+                "seed": args.seed,
+                "seconds": elapsed,
+                "claims": [v.to_json() for v in verdicts],
+            },
+        )
+    return EXIT_OK if held == len(verdicts) else EXIT_FAIL
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ._predict import QUANTITIES, predict_points
+
+    rule = RULES[args.rule]
+    W, X, positive = validate_case(load_case_file(args.case), needs_labels=rule.needs_labels)
+    eta = None if args.eta is None else check_scalar("--eta", args.eta, positive=True)
+    if rule.needs_labels and args.theta is None:
+        raise InputError(f"rule {rule.name} needs --theta (the FF threshold, in goodness units)")
+    theta = 0.0 if args.theta is None else check_scalar("--theta", args.theta, positive=False)
+    result = predict_points(rule, W, X, eta=eta, theta=theta, positive=positive)
+    print(f"rule {result['rule']}, eta {result['eta']:.6g} (reference step {result['eta_reference']:.6g})")
+    cols = " ".join(f"{q + ' pred':>13} {q + ' obs':>13}" for q in QUANTITIES)
+    print(f"{'point':>5} {cols}  crossed")
+    for p in result["points"]:
+        cells = " ".join(f"{_fmt(p['predicted'][q], '.4e'):>13} {_fmt(p['observed'][q], '.4e'):>13}" for q in QUANTITIES)
+        print(f"{p['index']:>5} {cells}  {'yes' if p['crossed'] else 'no'}")
+    if args.json:
+        write_json(args.json, result)
+    return EXIT_OK
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments.mnist import reproduce
+
+    try:
+        layers = tuple(int(v) for v in args.layers.split(","))
+    except ValueError:
+        raise InputError(f"--layers must be comma-separated integers, got {args.layers!r}") from None
+    if len(layers) < 2 or min(layers) < 1:
+        raise InputError(f"--layers needs an input size and at least one layer, all positive: {args.layers!r}")
+    reproduce(quick=args.quick, data=args.data, layers=layers, epochs=args.epochs, seed=args.seed, out=args.out)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fftheory", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="check every claim of Theorems 1 and 2 on generated cases")
+    v.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE)
+    v.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON")
+    v.add_argument("--claims", nargs="+", metavar="ID", help="only these claim ids")
+    v.add_argument("--min-cases", type=int, default=MIN_CASES, help=f"applicable cases needed to hold (default {MIN_CASES})")
+    v.add_argument("--seed", type=int, default=None, help="hypothesis seed (non-derandomised profiles)")
+    v.add_argument("--progress", action="store_true", help="print each claim's verdict as it finishes")
+    v.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("predict", help="predicted vs observed changes for a layer and batch in an .npz")
+    p.add_argument("case", metavar="CASE.npz", help="arrays W (n x m), X (N x m), and positive (N, bool) for ff rules")
+    p.add_argument("--rule", required=True, choices=sorted(RULES))
+    p.add_argument("--eta", type=float, default=None, help="step size (default: 0.1 x the reference step)")
+    p.add_argument("--theta", type=float, default=None, help="FF threshold (required for ff rules)")
+    p.add_argument("--json", metavar="PATH")
+    p.set_defaults(func=cmd_predict)
+
+    r = sub.add_parser("reproduce", help="train an FF network on MNIST and check the theory during training")
+    r.add_argument("--quick", action="store_true", help="a short run (under 3 minutes on 2 cores)")
+    r.add_argument("--data", metavar="DIR", help="directory with the four MNIST IDX files (default: embedded 5,000 digits)")
+    r.add_argument("--layers", default="784,500,500")
+    r.add_argument("--epochs", type=int, default=None)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", default="fftheory-out", metavar="DIR")
+    r.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "min_cases", 1) < 1:
+        parser.error("--min-cases must be >= 1")
+    try:
+        return args.func(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"fftheory: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The harness must never say "holds" when it should not: vacuous and thin
+evidence, false claims, and mutated theory are all caught here."""
+
+import dataclasses
+
+import pytest
+import torch
+
+import fftheory
+from fftheory import _checks as C
+from fftheory import _theory
+from fftheory._harness import replay, run_claim
+
+TINY = fftheory.Profile("tiny", max_examples=5, count=2, derandomize=True)
+SMALL = fftheory.Profile("small", max_examples=15, count=8, derandomize=True)
+
+
+def _claim(check, **specs):
+    return fftheory.Claim(id="test", statement="test", check=check, specs=specs or dict(points=(1, 4)))
+
+
+def _constant(applicable: bool, margin: float):
+    def check(case):
+        B = case.W.shape[0]
+        return C.Outcomes(
+            torch.full((B,), applicable),
+            torch.full((B,), margin if applicable else float("nan"), dtype=torch.float64),
+            torch.ones(B, dtype=torch.long),
+            torch.full((B,), int(margin > 0), dtype=torch.long),
+        )
+
+    return check
+
+
+def test_only_invalid_cases_is_not_applicable_never_holds():
+    verdict = run_claim(_claim(_constant(False, 1.0)), profile=TINY)
+    assert verdict.status == "not applicable"
+    assert verdict.cases_applicable == 0 and verdict.cases_tried == 10
+
+
+def test_too_few_valid_cases_is_undecided_never_holds():
+    verdict = run_claim(_claim(_constant(True, 1.0)), profile=TINY, min_cases=11)
+    assert verdict.status == "undecided", verdict
+    assert run_claim(_claim(_constant(True, 1.0)), profile=TINY, min_cases=10).status == "holds"
+
+
+def test_a_failing_case_fails_the_claim():
+    assert run_claim(_claim(_constant(True, -0.5)), profile=TINY).status == "fails"
+
+
+def _every_point(rule, quantity, sign):
+    """A deliberately false claim: `quantity` moves by `sign` for every point."""
+
+    def check(case):
+        step = C.take_step(case, fftheory.RULES[rule])
+        change = step.obs.changes[quantity]
+        return C.from_points(sign * change / change.abs().clamp_min(1e-300), step.clean)
+
+    return check
+
+
+@pytest.mark.parametrize(
+    "rule, quantity, sign",
+    [
+        ("batch-decrease", "hoyer", -1),  # false: 1e says a lone point's S is unchanged; 1f says it can rise
+        ("batch-decrease", "goodness", +1),  # false: 1d says goodness falls
+        ("ff-simultaneous", "hoyer", +1),
+    ],
+)
+def test_false_claims_fail_with_a_replayable_counterexample(rule, quantity, sign):
+    claim = _claim(_every_point(rule, quantity, sign), points=(2, 5), labels=rule.startswith("ff"))
+    verdict = run_claim(claim, profile=SMALL)
+    assert verdict.status == "fails"
+    spec = fftheory.CaseSpec(**verdict.counterexample["spec"])
+    assert replay(claim, spec, verdict.counterexample["index"]).failed.all()
+
+
+# ---- mutated theory: each mutant must make some claim fail.
+
+def _mutant_u_sign(X, H, s):
+    return -_theory.u_vectors(X, H, s)
+
+
+def _mutant_no_self_term(X, H, s):
+    A = fftheory.gram(X)
+    A = A - torch.diag_embed(torch.diagonal(A, dim1=-2, dim2=-1))
+    return A @ (s[..., None] * H)
+
+
+def _mutant_hoyer_l2(H, U, eta):
+    out = _theory.first_order_changes(H, U, eta)
+    M = (H > 0).to(H.dtype)
+    L1, L2 = fftheory.l1(H), fftheory.l2(H)
+    n = H.shape[-1]
+    hu, mu = (H * U).sum(-1), (M * U).sum(-1)
+    out["hoyer"] = 2 * eta[..., None] / ((n**0.5 - 1) * L2) * (mu - L1 / L2 * hu)  # ||h|| for ||h||^2
+    return out
+
+
+def _mutant_swap_ff_weights(rule, G, positive, theta):
+    return _theory.point_coefficients(rule, G, ~positive, theta)
+
+
+def _mutant_no_first_order(H, U, eta):
+    return {q: torch.zeros_like(v) for q, v in _theory.first_order_changes(H, U, eta).items()}
+
+
+def _mutant_point_mask(H, U, eta):
+    """The mask of another point (i = k + 1) used in place of point k's."""
+    out = _theory.first_order_changes(H, U, eta)
+    M = (torch.roll(H, 1, dims=-2) > 0).to(H.dtype)
+    out["l1"] = -2 * eta[..., None] * (M * U).sum(-1)
+    return out
+
+
+@pytest.mark.parametrize(
+    "target, mutant, claim_id",
+    [
+        ("u_vectors", _mutant_u_sign, "1a"),
+        ("u_vectors", _mutant_u_sign, "1b.sign"),
+        ("u_vectors", _mutant_no_self_term, "1b.autograd"),
+        ("first_order_changes", _mutant_hoyer_l2, "1b.autograd"),
+        ("point_coefficients", _mutant_swap_ff_weights, "2a"),
+        ("first_order_changes", _mutant_no_first_order, "1b.taylor"),
+        ("first_order_changes", _mutant_point_mask, "1b.bound"),
+    ],
+)
+def test_mutants_are_killed(monkeypatch, target, mutant, claim_id):
+    monkeypatch.setattr(C, target, mutant)
+    claim = dataclasses.replace(fftheory.CLAIMS_BY_ID[claim_id], examples=())
+    assert run_claim(claim, profile=SMALL).status == "fails"
+
+
+def test_taylor_rate_one_is_rejected():
+    assert C._rate_margin(torch.tensor([1.0, 1.7, 2.0, 3.0])).gt(0).tolist() == [False, False, True, True]
