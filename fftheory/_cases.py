@@ -41,6 +41,8 @@ class CaseSpec:
         at least one active unit).
       n_positive: positive points per batch, for the ff rules.
       theta_scale: theta = theta_scale * the batch's median goodness.
+      quantize: if > 0, designed |z| are rounded to multiples of it (ties
+        between units, to expose goodness functions with kinks at ties).
       eta_fraction: step size as a fraction of the reference step eta*
         (the no-crossing bound, capped; see `step_scale`).
     """
@@ -58,6 +60,7 @@ class CaseSpec:
     n_positive: int = 0
     theta_scale: float = 1.0
     eta_fraction: float = 0.5
+    quantize: float = 0.0
 
     def __post_init__(self) -> None:
         if min(self.n_points, self.n_in, self.n_units, self.count) < 1:
@@ -110,6 +113,8 @@ def _designed_weights(spec: CaseSpec, X: Tensor, gen: torch.Generator) -> Tensor
     forced = torch.randint(spec.n_units, shape[:-1], generator=gen)
     active |= torch.nn.functional.one_hot(forced, spec.n_units).bool()
     magnitude = spec.margin + torch.rand(shape, generator=gen, dtype=torch.float64)
+    if spec.quantize > 0:
+        magnitude = spec.margin + spec.quantize * torch.ceil((magnitude - spec.margin) / spec.quantize)
     return weights_for(X, torch.where(active, magnitude, -magnitude))
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ._cases import Case
-from ._goodness import sum_of_squares
+from ._goodness import Goodness, sum_of_squares
 from ._model import layer
 from ._predict import (
     QUANTITIES,
@@ -24,8 +24,12 @@ from ._predict import (
     autograd_prediction,
     step_scale,
     error_bound,
+    goodness_gradient,
     gradient_norms,
     lemma_direction,
+    lemma_gram_direction,
+    linear_predictions,
+    linear_term_sizes,
     measure,
     step_and_observe,
 )
@@ -70,12 +74,14 @@ def from_points(margin: Tensor, applicable: Tensor, *, detail: str = "") -> Outc
 
 
 def combine(*parts: Outcomes) -> Outcomes:
-    """All parts must hold: worst margin, summed counts, applicable if all are."""
-    applicable = torch.stack([p.applicable for p in parts]).all(0)
-    margin = torch.stack([p.margin for p in parts]).amin(0)
+    """All parts must hold: a case counts where any part applies; its margin is
+    the worst over the parts that apply; counts add up."""
+    applicable = torch.stack([p.applicable for p in parts])
+    margins = torch.where(applicable, torch.stack([p.margin for p in parts]), torch.inf)
+    any_applicable = applicable.any(0)
     return Outcomes(
-        applicable,
-        torch.where(applicable, margin, torch.nan),
+        any_applicable,
+        torch.where(any_applicable, margins.amin(0), torch.nan),
         sum(p.decided for p in parts),
         sum(p.agreed for p in parts),
         detail="; ".join(p.detail for p in parts if p.detail),
@@ -89,15 +95,20 @@ class Step:
     """One rule applied to a batch of cases, with everything the checks compare.
 
     Shapes: eta (B,); V, U (B, N, n); every dict maps a quantity to (B, N).
+    `closed` is the theorem's closed form where one exists (sum of squares with
+    Hinton's loss or the batch rules), else the lemma's Gram form with the
+    explicit first-order formulas; `autograd` is the JVP along the W-gradient
+    step. The two are computed independently.
     """
 
     rule: Rule
+    goodness: Goodness
     eta: Tensor
-    V: Tensor  # lemma direction: dz per unit eta (autograd)
-    U: Tensor  # the theorem's u_k (closed form)
+    V: Tensor  # lemma direction: dz per unit eta (W-gradient, autograd)
+    U: Tensor | None  # the theorem's u_k (closed form), where one exists
     obs: Observation
-    closed: dict[str, Tensor]  # closed-form first-order changes
-    autograd: dict[str, Tensor]  # JVP first-order changes
+    closed: dict[str, Tensor]
+    autograd: dict[str, Tensor]
     bound: dict[str, Tensor]  # bound on |observed - predicted|
     sizes: dict[str, Tensor]  # size of the closed forms' terms, for rounding allowances
     z_size: Tensor  # max_p,k sum_j |x_kj| |w_pj|: the size rounding errors of z scale with, (B, 1, 1)
@@ -117,29 +128,49 @@ class Step:
         return ~self.obs.crossed & self.defined
 
 
-def take_step(case: Case, rule: Rule, *, eta: Tensor | None = None, eta_fraction: float | None = None) -> Step:
-    """Apply `rule` to every case at eta (default: the spec's fraction of the crossing bound)."""
+def has_closed_form(rule: Rule, goodness: Goodness) -> bool:
+    """Whether the paper's closed forms (Theorems 1, 2) cover this rule and goodness."""
+    return goodness is sum_of_squares and rule.loss in ("", "hinton")
+
+
+def take_step(
+    case: Case,
+    rule: Rule,
+    *,
+    goodness: Goodness = sum_of_squares,
+    eta: Tensor | None = None,
+    eta_fraction: float | None = None,
+) -> Step:
+    """Apply `rule` to every case at eta (default: the spec's fraction of the reference step)."""
     Z, H, M = layer(case.W, case.X)
-    kw = dict(goodness=sum_of_squares, positive=case.positive, theta=case.theta)
+    kw = dict(goodness=goodness, positive=case.positive, theta=case.theta)
     V = lemma_direction(rule, case.W, case.X, **kw)
     if eta is None:
         frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
-        eta = frac * step_scale(Z, V, case.X)
+        eta = frac * step_scale(Z, V, case.X, goodness)
     obs = step_and_observe(rule, case.W, case.X, eta=eta, **kw)
     # z = sum_j x_j w_pj: its rounding error scales with sum_j |x_j| |w_pj|.
     operands = case.X.abs() @ (case.W.abs() + obs.W_new.abs()).transpose(-1, -2)
-    U = u_vectors(case.X, H, point_coefficients(rule, sum_of_squares(H), case.positive, case.theta))
+    if has_closed_form(rule, goodness):
+        U = u_vectors(case.X, H, point_coefficients(rule, goodness(H), case.positive, case.theta))
+        closed, sizes = first_order_changes(H, U, eta), term_sizes(H, U, eta)
+    else:
+        U = None
+        dH_gram = eta[:, None, None] * M * lemma_gram_direction(rule, case.X, H, **kw)
+        grad_g = goodness_gradient(H, goodness)
+        closed, sizes = linear_predictions(H, dH_gram, grad_g), linear_term_sizes(H, dH_gram, grad_g)
     dH_pred = eta[:, None, None] * M * V
     return Step(
         rule=rule,
+        goodness=goodness,
         eta=eta,
         V=V,
         U=U,
         obs=obs,
-        closed=first_order_changes(H, U, eta),
-        autograd=autograd_prediction(H, dH_pred, sum_of_squares),
-        bound=error_bound(H, obs.H_new - obs.H, dH_pred),
-        sizes=term_sizes(H, U, eta),
+        closed=closed,
+        autograd=autograd_prediction(H, dH_pred, goodness),
+        bound=error_bound(H, obs.H_new - obs.H, dH_pred, goodness),
+        sizes=sizes,
         z_size=operands.amax((-1, -2), keepdim=True),
     )
 
@@ -147,100 +178,105 @@ def take_step(case: Case, rule: Rule, *, eta: Tensor | None = None, eta_fraction
 def rounding(step: Step, q: str, tol: str = "rounding") -> Tensor:
     """Rounding allowance for the observed change of q (B, N): the quantity's own
     rounding plus what the rounding of z (per unit) moves it."""
-    before = measure(step.obs.H)[q].abs()
-    after = measure(step.obs.H_new)[q].abs()
+    before = measure(step.obs.H, step.goodness)[q].abs()
+    after = measure(step.obs.H_new, step.goodness)[q].abs()
     n = step.obs.H.shape[-1]
-    moved = gradient_norms(step.obs.H)[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
+    moved = gradient_norms(step.obs.H, step.goodness)[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
     return allowance(torch.nan_to_num(before + after), tol) + torch.nan_to_num(moved)
 
 
-# --------------------------------------------------------------------------- checks
+# --------------------------------------------------------------------------- checks on one step
+# Each *_outcomes function judges one Step; `on_step` turns it into a check
+# factory (rule, goodness) -> (Case -> Outcomes), and `first_order` combines
+# several on a single step.
 
-def lemma_exact(rule: Rule):
-    """The real step changes z by exactly eta * V, V from the general lemma."""
-
-    def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        cmp = compare(
-            step.eta[:, None, None] * step.V, step.obs.Z_new - step.obs.Z, tol="identity", point_dims=2, floor=step.z_rounding()
-        )
-        return from_points(cmp.margin, torch.ones_like(cmp.margin, dtype=torch.bool), detail=cmp.describe())
-
-    return check
+def lemma_outcomes(step: Step) -> Outcomes:
+    """The real step changes z by exactly eta * V, V from the general lemma (single-stage rules)."""
+    cmp = compare(
+        step.eta[:, None, None] * step.V, step.obs.Z_new - step.obs.Z, tol="identity", point_dims=2, floor=step.z_rounding()
+    )
+    return from_points(cmp.margin, torch.ones_like(cmp.margin, dtype=torch.bool), detail=cmp.describe())
 
 
-def masked_change(rule: Rule):
+def masked_change_outcomes(step: Step) -> Outcomes:
     """For points crossing no zero, dh_k = m_k * dz_k exactly."""
-
-    def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        M = (step.obs.Z > 0).to(step.obs.Z.dtype)
-        cmp = compare(
-            M * (step.obs.Z_new - step.obs.Z), step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding()
-        )
-        applicable = step.clean[..., None].expand_as(cmp.margin)
-        return from_points(cmp.margin, applicable, detail=cmp.describe())
-
-    return check
+    M = (step.obs.Z > 0).to(step.obs.Z.dtype)
+    cmp = compare(
+        M * (step.obs.Z_new - step.obs.Z), step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding()
+    )
+    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe())
 
 
-def closed_form_step(rule: Rule):
+def closed_form_step_outcomes(step: Step) -> Outcomes:
     """For points crossing no zero, dh_k = -2 eta m_k * u_k with the theorem's u_k."""
-
-    def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        M = (step.obs.Z > 0).to(step.obs.Z.dtype)
-        predicted = -2 * step.eta[:, None, None] * M * step.U
-        cmp = compare(predicted, step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding())
-        applicable = step.clean[..., None].expand_as(cmp.margin)
-        return from_points(cmp.margin, applicable, detail=cmp.describe())
-
-    return check
+    M = (step.obs.Z > 0).to(step.obs.Z.dtype)
+    predicted = -2 * step.eta[:, None, None] * M * step.U
+    cmp = compare(predicted, step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding())
+    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe())
 
 
-def closed_matches_autograd(rule: Rule):
-    """The theorem's closed forms equal the autograd JVP predictions, every quantity."""
-
-    def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        margins, details = [], []
-        for q in QUANTITIES:
-            cmp = compare(step.closed[q], step.autograd[q], tol="identity", floor=allowance(step.sizes[q], "identity"))
-            margins.append(cmp.margin)
-            details.append(f"{q}: {cmp.describe()}")
-        margin = torch.stack(margins, -1)
-        return from_points(margin, step.defined[..., None].expand_as(margin), detail="; ".join(details))
-
-    return check
+def agreement_outcomes(step: Step) -> Outcomes:
+    """The closed forms (or the lemma's Gram form) equal the autograd JVP predictions, every quantity."""
+    margins, details = [], []
+    for q in QUANTITIES:
+        cmp = compare(step.closed[q], step.autograd[q], tol="identity", floor=allowance(step.sizes[q], "identity"))
+        margins.append(cmp.margin)
+        details.append(f"{q}: {cmp.describe()}")
+    margin = torch.stack(margins, -1)
+    return from_points(margin, step.defined[..., None].expand_as(margin), detail="; ".join(details))
 
 
-def within_bound(rule: Rule):
-    """|observed - predicted| <= the second-order error bound, every quantity, clean points."""
-
-    def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        margins = []
-        for q in QUANTITIES:
-            err = (step.obs.changes[q] - step.closed[q]).abs()
-            margins.append(1 - err / (step.bound[q] + rounding(step, q)))
-        margin = torch.stack(margins, -1)
-        applicable = step.clean[..., None] & torch.isfinite(torch.stack([step.bound[q] for q in QUANTITIES], -1))
-        return from_points(margin, applicable)
-
-    return check
+def bound_outcomes(step: Step) -> Outcomes:
+    """|observed - predicted| <= the second-order error bound, every quantity with a bound, clean points."""
+    margins = []
+    for q in QUANTITIES:
+        err = (step.obs.changes[q] - step.closed[q]).abs()
+        margins.append(1 - err / (step.bound[q] + rounding(step, q)))
+    margin = torch.stack(margins, -1)
+    applicable = step.clean[..., None] & torch.isfinite(torch.stack([step.bound[q] for q in QUANTITIES], -1))
+    return from_points(margin, applicable)
 
 
-def sign_agreement(rule: Rule, quantities: tuple[str, ...] = QUANTITIES):
+def sign_outcomes(step: Step, quantities: tuple[str, ...] = QUANTITIES) -> Outcomes:
     """Observed and predicted changes have the same sign wherever |prediction| exceeds the bound."""
+    margins, decided = [], []
+    for q in quantities:
+        pred, obs = step.closed[q], step.obs.changes[q]
+        decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
+        margins.append(obs * torch.sign(pred) / pred.abs())
+    return from_points(torch.stack(margins, -1), torch.stack(decided, -1))
+
+
+def on_step(outcomes, **options):
+    """Check factory: take one step of `rule` with `goodness`, judge it with `outcomes`."""
+
+    def factory(rule: Rule, goodness: Goodness = sum_of_squares):
+        def check(case: Case) -> Outcomes:
+            return outcomes(take_step(case, rule, goodness=goodness), **options)
+
+        return check
+
+    return factory
+
+
+lemma_exact = on_step(lemma_outcomes)
+masked_change = on_step(masked_change_outcomes)
+closed_form_step = on_step(closed_form_step_outcomes)
+closed_matches_autograd = on_step(agreement_outcomes)
+within_bound = on_step(bound_outcomes)
+sign_agreement = on_step(sign_outcomes)
+
+
+def first_order(rule: Rule, goodness: Goodness = sum_of_squares):
+    """Everything first-order on one step: the lemma (single-stage rules), the two
+    prediction routes agreeing, the error bound, and the signs beyond it."""
 
     def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
-        margins, decided = [], []
-        for q in quantities:
-            pred, obs = step.closed[q], step.obs.changes[q]
-            decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
-            margins.append(obs * torch.sign(pred) / pred.abs())
-        return from_points(torch.stack(margins, -1), torch.stack(decided, -1))
+        step = take_step(case, rule, goodness=goodness)
+        parts = [agreement_outcomes(step), bound_outcomes(step), sign_outcomes(step)]
+        if len(rule.stages) == 1:
+            parts.insert(0, lemma_outcomes(step))
+        return combine(*parts)
 
     return check
 
@@ -275,7 +311,7 @@ TAYLOR_FIT = 4
 TAYLOR_QUANTITIES = ("goodness", "l2", "hoyer")  # L1 is linear on the active orthant: no remainder
 
 
-def taylor_rate(rule: Rule):
+def taylor_rate(rule: Rule, goodness: Goodness = sum_of_squares):
     """|observed - predicted| shrinks like eta^2: fitted log-log rate within
     TAYLOR_RATE_TOL of 2, for goodness, L2 and Hoyer. Reported rate: median."""
 
@@ -285,7 +321,7 @@ def taylor_rate(rule: Rule):
         floors = {q: np.zeros(shape) for q in TAYLOR_QUANTITIES}
         etas = np.zeros(shape)
         for j in range(TAYLOR_STEPS):
-            step = take_step(case, rule, eta_fraction=TAYLOR_START * 2.0**-j)
+            step = take_step(case, rule, goodness=goodness, eta_fraction=TAYLOR_START * 2.0**-j)
             etas[:, j] = step.eta.numpy()
             for q in TAYLOR_QUANTITIES:
                 err = torch.where(step.clean, (step.obs.changes[q] - step.closed[q]).abs(), 0.0)
@@ -320,26 +356,26 @@ def two_step_second_order(case: Case) -> Outcomes:
     return dataclasses.replace(out, rate=rates)
 
 
-def _one_sided(values: Tensor, scale: Tensor, *, sign: int, tol: str = "identity") -> Tensor:
-    """Point margins for sign * values >= 0 (each point's max violation over its last axis)."""
+def _one_sided(values: Tensor, allowed: Tensor, *, sign: int) -> Tensor:
+    """Point margins for sign * values >= 0, up to `allowed` (each point's max violation over its last axis)."""
     violation = (-sign * values).clamp_min(0)
     if violation.dim() == 3:
         violation = violation.amax(-1)
-    return 1 - violation / allowance(scale, tol)
+    return 1 - violation / allowed
 
 
-def monotone(rule: Rule, *, sign: int):
-    """Exact for any eta with non-negative inputs: every z moves by sign, and so do
-    goodness, L1 and L2; active sets only shrink (sign -1) or only grow (+1)."""
+def monotone(rule: Rule, *, sign: int, goodness: Goodness = sum_of_squares, goodness_sign: int | None = None):
+    """Exact for any eta with non-negative inputs: every z moves by `sign`, and so do
+    L1 and L2; active sets only shrink (sign -1) or only grow (+1); the goodness
+    moves by `goodness_sign` (default `sign`: a goodness increasing in every unit)."""
+    g_sign = sign if goodness_sign is None else goodness_sign
 
     def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
+        step = take_step(case, rule, goodness=goodness)
         obs = step.obs
-        z_scale = obs.Z.abs().amax((-1, -2), keepdim=True)[..., 0]
-        parts = [_one_sided(obs.Z_new - obs.Z, z_scale, sign=sign)]
-        for q in ("goodness", "l1", "l2"):
-            scale = measure(obs.H)[q].abs() + measure(obs.H_new)[q].abs()
-            parts.append(_one_sided(obs.changes[q], scale, sign=sign, tol="rounding"))
+        parts = [_one_sided(obs.Z_new - obs.Z, step.z_rounding()[..., 0], sign=sign)]
+        for q, q_sign in (("goodness", g_sign), ("l1", sign), ("l2", sign)):
+            parts.append(_one_sided(obs.changes[q], rounding(step, q), sign=q_sign))
         # Active sets: none of the units lost (sign +1) or gained (sign -1).
         was, now = obs.Z > 0, obs.Z_new > 0
         wrong = (was & ~now) if sign > 0 else (~was & now)
@@ -364,11 +400,12 @@ def ff_stages_monotone(case: Case) -> Outcomes:
     Z1, _, _ = layer(W1, case.X)
     Z2, _, _ = layer(W2, case.X)
     scale = torch.stack([Z, Z1, Z2]).abs().amax((0, -1, -2))[:, None]
-    margin = torch.minimum(_one_sided(Z1 - Z, scale, sign=-1), _one_sided(Z2 - Z1, scale, sign=+1))
+    allowed = allowance(scale, "identity")
+    margin = torch.minimum(_one_sided(Z1 - Z, allowed, sign=-1), _one_sided(Z2 - Z1, allowed, sign=+1))
     return from_points(margin, torch.ones_like(margin, dtype=torch.bool))
 
 
-def hoyer_criterion(rule: Rule):
+def hoyer_criterion(rule: Rule, goodness: Goodness = sum_of_squares):
     """1c / 2d: S rises exactly when ||h||_1 falls by a larger fraction than ||h||_2.
 
     First order: (sqrt(n)-1) dS = (L1/L2) (dL2/L2 - dL1/L1), an identity of the
@@ -376,7 +413,7 @@ def hoyer_criterion(rule: Rule):
     """
 
     def check(case: Case) -> Outcomes:
-        step = take_step(case, rule)
+        step = take_step(case, rule, goodness=goodness)
         H, H_new = step.obs.H, step.obs.H_new
         before, after = measure(H), measure(H_new)
         L1, L2, n = before["l1"], before["l2"], H.shape[-1]
@@ -467,9 +504,7 @@ def negated(rule: Rule, other: Rule):
 def goodness_falls_everywhere(case: Case) -> Outcomes:
     """'Every point's goodness falls under batch-decrease' (false without non-negative inputs)."""
     step = take_step(case, RULES["batch-decrease"])
-    obs = step.obs
-    scale = measure(obs.H)["goodness"] + measure(obs.H_new)["goodness"]
-    margin = _one_sided(obs.changes["goodness"], scale, sign=-1, tol="rounding")
+    margin = _one_sided(step.obs.changes["goodness"], rounding(step, "goodness"), sign=-1)
     return from_points(margin, torch.ones_like(margin, dtype=torch.bool))
 
 

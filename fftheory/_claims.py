@@ -31,6 +31,8 @@ class Claim:
       prepare: optional transform of the built cases (special constructions).
       expect: "holds", or "counterexample" for a weakened claim that must fail.
       examples: specs always tried first: every counterexample ever found.
+      failure_status: the verdict when a case fails ("fails", or e.g. "not
+        differentiable" for a row that reports a property rather than a claim).
     """
 
     id: str
@@ -40,6 +42,7 @@ class Claim:
     prepare: Callable[[Case], Case] | None = None
     expect: Literal["holds", "counterexample"] = "holds"
     examples: tuple[CaseSpec, ...] = ()
+    failure_status: str = "fails"
 
     def strategy(self, count: int) -> st.SearchStrategy[CaseSpec]:
         return case_specs(count=count, **self.specs)

@@ -1,8 +1,9 @@
 """Goodness functions: activations (..., N, n) -> one goodness per point (..., N).
 
 A `Goodness` is a differentiable torch function plus, optionally, a sympy form
-so that predictions can also be derived symbolically. The theory core only
-needs `sum_of_squares`; the variant catalogue adds more through `register`.
+(so predictions can also be derived symbolically) and a rigorous bound on its
+second-order remainder (so signs of its change can be decided). The catalogue
+`GOODNESS` holds the built-in ones; `sum_of_squares` is the paper's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import dataclasses
 from typing import Callable, Sequence
 
 import sympy as sp
+import torch
 from torch import Tensor
+
+Remainder = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,6 +27,9 @@ class Goodness:
       fn: torch function, activations (..., n) -> goodness (...).
       phi: optional per-unit sympy form, g(h) = sum_p phi(h_p).
       expr: optional whole-vector sympy form, symbols h_1..h_n -> expression.
+      remainder: optional rigorous bound on |g(h + d) - g(h) - grad g(h) . d|
+        for a step d that crosses no zero: (H, dH) -> (...,). Without one, the
+        sign of the goodness change is never decided (it stays undecided).
       description: one line for listings.
     """
 
@@ -30,6 +37,7 @@ class Goodness:
     fn: Callable[[Tensor], Tensor]
     phi: Callable[[sp.Expr], sp.Expr] | None = None
     expr: Callable[[Sequence[sp.Symbol]], sp.Expr] | None = None
+    remainder: Remainder | None = None
     description: str = ""
 
     def __call__(self, h: Tensor) -> Tensor:
@@ -44,9 +52,83 @@ class Goodness:
         return None
 
 
+def _norm(t: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(t, dim=-1)
+
+
+def _sq(H: Tensor, dH: Tensor) -> Tensor:
+    return _norm(dH) ** 2
+
+
+def _l2_remainder(H: Tensor, dH: Tensor) -> Tensor:
+    rho = _norm(H) - _norm(dH)
+    return torch.where(rho > 0, _norm(dH) ** 2 / (2 * rho), torch.inf)
+
+
+def top_k_sum_of_squares(k: int) -> Goodness:
+    """Sum of squares of the k largest activations (not differentiable at ties)."""
+    return Goodness(
+        name=f"top-{k}-sum-of-squares",
+        fn=lambda h: h.topk(min(k, h.shape[-1]), dim=-1).values.square().sum(-1),
+        description=f"sum of squares of the {k} largest activations",
+    )
+
+
 sum_of_squares = Goodness(
     name="sum-of-squares",
     fn=lambda h: h.square().sum(-1),
     phi=lambda t: t**2,
+    remainder=_sq,
     description="||h||_2^2, the paper's goodness",
 )
+
+GOODNESS: dict[str, Goodness] = {
+    g.name: g
+    for g in (
+        sum_of_squares,
+        Goodness(
+            name="mean-of-squares",
+            fn=lambda h: h.square().mean(-1),
+            expr=lambda hs: sp.Add(*[h**2 for h in hs]) / len(hs),
+            remainder=lambda H, dH: _norm(dH) ** 2 / H.shape[-1],
+            description="||h||_2^2 / n",
+        ),
+        Goodness(
+            name="l2-norm",
+            fn=_norm,
+            expr=lambda hs: sp.sqrt(sp.Add(*[h**2 for h in hs])),
+            remainder=_l2_remainder,
+            description="||h||_2, unsquared (Tosato et al.)",
+        ),
+        Goodness(
+            name="negative-sum-of-squares",
+            fn=lambda h: -h.square().sum(-1),
+            phi=lambda t: -(t**2),
+            remainder=_sq,
+            description="-||h||_2^2 (Hinton's alternative: positive data low)",
+        ),
+        Goodness(
+            name="l1",
+            fn=lambda h: h.sum(-1),
+            phi=lambda t: t,
+            remainder=lambda H, dH: torch.zeros(H.shape[:-1], dtype=H.dtype),  # linear
+            description="sum of activations",
+        ),
+        top_k_sum_of_squares(2),
+        Goodness(
+            name="softplus-sum",
+            fn=lambda h: torch.logaddexp(h, torch.zeros_like(h)).sum(-1),
+            phi=lambda t: sp.log(1 + sp.exp(t)),
+            remainder=lambda H, dH: _norm(dH) ** 2 / 8,  # phi'' = s(1 - s) <= 1/4
+            description="sum_p log(1 + exp(h_p))",
+        ),
+        Goodness(
+            name="log-sum-exp",
+            fn=lambda h: torch.logsumexp(h, dim=-1),
+            expr=lambda hs: sp.log(sp.Add(*[sp.exp(h) for h in hs])),
+            remainder=lambda H, dH: _norm(dH) ** 2 / 4,  # Hessian diag(p) - p p^T has norm <= 1/2
+            description="log sum_p exp(h_p)",
+        ),
+    )
+}
+

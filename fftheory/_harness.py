@@ -21,7 +21,7 @@ from ._claims import Claim
 from ._profiles import PROFILES, Profile
 from ._tolerance import TAYLOR_RATE_TOL
 
-Status = Literal["holds", "fails", "undecided", "not applicable"]
+Status = Literal["holds", "fails", "undecided", "not applicable", "not differentiable"]
 
 MIN_CASES = 20  # fewer applicable cases than this: "undecided", never "holds"
 
@@ -141,7 +141,7 @@ def run_claim(
         verdict.status = "holds" if hit else "fails"
         verdict.note = "counterexample found: the assumption is needed" if hit else "no counterexample found"
     elif hit is not None:
-        verdict.status, verdict.note = "fails", str(hit)
+        verdict.status, verdict.note = claim.failure_status, str(hit)
     elif verdict.taylor_rate is not None and abs(verdict.taylor_rate - 2) > TAYLOR_RATE_TOL:
         verdict.status = "fails"
         verdict.note = f"median Taylor rate {verdict.taylor_rate:.3f} is not within {TAYLOR_RATE_TOL} of 2"

@@ -49,6 +49,70 @@ def lemma_direction(
     return -X @ grad.transpose(-1, -2)
 
 
+def goodness_gradient(H: Tensor, goodness: Goodness = sum_of_squares) -> Tensor:
+    """grad g(h) for every point, (..., N, n), by autograd."""
+    H = H.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(goodness(H).sum(), H)
+    return grad
+
+
+def loss_weights(rule: Rule, G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
+    """l_i'(g_i) = dL/dg_i of the rule's first-order objective, (..., N), by autograd."""
+    G = G.detach().requires_grad_(True)
+    (weights,) = torch.autograd.grad(rule.first_order_objective(G, positive, theta).sum(), G)
+    return weights
+
+
+def lemma_gram_direction(
+    rule: Rule,
+    X: Tensor,
+    H: Tensor,
+    *,
+    goodness: Goodness = sum_of_squares,
+    positive: Tensor | None = None,
+    theta: Tensor | float = 0.0,
+) -> Tensor:
+    """The lemma in its Gram form: dz_k / eta = -sum_i a_ik l_i'(g_i) (m_i * grad g(h_i)), (..., N, n).
+
+    Independent of `lemma_direction` (which differentiates the loss in W).
+    """
+    if positive is None:
+        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
+    theta_t = torch.as_tensor(theta, dtype=H.dtype).expand(H.shape[:-2])
+    c = loss_weights(rule, goodness(H), positive, theta_t)
+    M = (H > 0).to(H.dtype)
+    return -gram(X) @ (c[..., None] * M * goodness_gradient(H, goodness))
+
+
+def linear_predictions(H: Tensor, dH: Tensor, grad_g: Tensor) -> dict[str, Tensor]:
+    """First-order changes for an activation step dH, by the explicit formulas
+    dg = <grad g, dh>, dL1 = <m, dh>, dL2 = <h, dh>/L2 and the Hoyer quotient rule."""
+    M = (H > 0).to(H.dtype)
+    L1, L2 = l1(H), l2(H)
+    d1, d2 = (M * dH).sum(-1), (H * dH).sum(-1) / L2
+    root = math.sqrt(H.shape[-1])
+    return {
+        "goodness": (grad_g * dH).sum(-1),
+        "l1": d1,
+        "l2": d2,
+        "hoyer": -(d1 / L2 - L1 * d2 / L2**2) / (root - 1),
+    }
+
+
+def linear_term_sizes(H: Tensor, dH: Tensor, grad_g: Tensor) -> dict[str, Tensor]:
+    """Size of the terms summed in `linear_predictions` (rounding scales with these)."""
+    M = (H > 0).to(H.dtype)
+    L1, L2 = l1(H), l2(H)
+    d1, d2 = (M * dH.abs()).sum(-1), (H * dH.abs()).sum(-1) / L2
+    root = math.sqrt(H.shape[-1])
+    return {
+        "goodness": (grad_g * dH).abs().sum(-1),
+        "l1": d1,
+        "l2": d2,
+        "hoyer": (d1 / L2 + L1 * d2 / L2**2) / (root - 1),
+    }
+
+
 def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
     toward_zero = Z * V < 0
@@ -66,11 +130,11 @@ def step_scale(Z: Tensor, V: Tensor, X: Tensor, goodness: Goodness = sum_of_squa
     scale where first-order predictions are meaningful, even where the
     first-order direction V cancels to (nearly) zero.
     """
-    H = torch.relu(Z).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(goodness(H).sum(), H)
+    H = torch.relu(Z)
+    grad = goodness_gradient(H, goodness)
     pull = gram(X).abs() @ l2((Z > 0).to(Z.dtype) * grad)[..., None]  # (..., N, 1)
-    length = l2(H.detach()) / pull[..., 0].clamp_min(1e-300)
-    length = torch.where(H.detach().abs().sum(-1) > 0, length, torch.inf).amin(-1)
+    length = l2(H) / pull[..., 0].clamp_min(1e-300)
+    length = torch.where(H.abs().sum(-1) > 0, length, torch.inf).amin(-1)
     scale = torch.minimum(crossing_bound(Z, V), length)
     # A case with no active unit anywhere: nothing moves, any finite step will do.
     return torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
@@ -137,10 +201,10 @@ def step_and_observe(
     return observe(W, W_new, X, goodness)
 
 
-def remainder_bound(H: Tensor, dH: Tensor) -> dict[str, Tensor]:
+def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
     """Rigorous bounds on |q(h + dh) - q(h) - grad q(h) . dh| for a step that crosses no zero.
 
-    Goodness is sum of squares (remainder exactly ||dh||^2); L1 is linear on
+    Goodness: the goodness's own `remainder` (+inf if it has none); L1 is linear on
     the active orthant; L2 and Hoyer use the curvature bounds derived in
     proofs/bounds.md, with rho = ||h|| - ||dh|| the closest the segment gets to
     the origin. Where rho <= 0 the bound is +inf (no decision possible).
@@ -154,7 +218,7 @@ def remainder_bound(H: Tensor, dH: Tensor) -> dict[str, Tensor]:
     # |r''| <= 2|b| |dh| / rho^2 + 2 (L1 + |b|) |dh|^2 / rho^3 for r = ||h||_1 / ||h||_2.
     r2 = 2 * b * step / rho**2 + 2 * (L1 + b) * step**2 / rho**3
     bounds = {
-        "goodness": step**2,
+        "goodness": goodness.remainder(H, dH) if goodness.remainder else torch.full_like(step, math.inf),
         "l1": torch.zeros_like(step),
         "l2": step**2 / (2 * rho),
         "hoyer": r2 / (2 * (math.sqrt(n) - 1)) if n > 1 else torch.full_like(step, math.nan),
@@ -174,16 +238,18 @@ def gradient_norms(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, 
     return norms
 
 
-def error_bound(H: Tensor, dH_observed: Tensor, dH_predicted: Tensor) -> dict[str, Tensor]:
+def error_bound(
+    H: Tensor, dH_observed: Tensor, dH_predicted: Tensor, goodness: Goodness = sum_of_squares
+) -> dict[str, Tensor]:
     """Bound on |observed - predicted| for each quantity, for points crossing no zero.
 
     The remainder bound along the real step, plus |grad q| times the part of the
     real step that the first-order step misses (zero up to rounding for the
-    single-stage rules, O(eta^2) for ff-two-step). Goodness is sum of squares.
+    single-stage rules, O(eta^2) for ff-two-step).
     """
-    remainder = remainder_bound(H, dH_observed)
+    remainder = remainder_bound(H, dH_observed, goodness)
     missed = l2(dH_observed - dH_predicted)
-    grads = gradient_norms(H)
+    grads = gradient_norms(H, goodness)
     return {q: remainder[q] + grads[q] * missed for q in QUANTITIES}
 
 
@@ -205,7 +271,8 @@ def predict_points(
     Returns:
       {"rule", "eta", "theta", "eta_reference", "points": [{"index", "predicted",
       "observed", "bound", "crossed"}]}, quantities goodness, l1, l2, hoyer;
-      a bound is the rigorous error bound (null where the point crossed zero).
+      a bound is the rigorous error bound (null where the point crossed zero;
+      Infinity for a goodness without a remainder bound).
     """
     theta_t = torch.tensor(float(theta), dtype=W.dtype)
     Z, H, M = layer(W, X)
@@ -215,7 +282,7 @@ def predict_points(
     obs = step_and_observe(rule, W, X, eta=eta_t, goodness=goodness, positive=positive, theta=theta_t)
     dH_pred = eta_t * M * V
     predicted = autograd_prediction(H, dH_pred, goodness)
-    bound = error_bound(H, obs.H_new - H, dH_pred) if goodness is sum_of_squares else None
+    bound = error_bound(H, obs.H_new - H, dH_pred, goodness)
 
     def number(t: Tensor) -> float | None:
         value = float(t)
@@ -229,7 +296,7 @@ def predict_points(
                 "index": k,
                 "predicted": {q: number(predicted[q][k]) for q in QUANTITIES},
                 "observed": {q: number(obs.changes[q][k]) for q in QUANTITIES},
-                "bound": None if crossed or bound is None else {q: number(bound[q][k]) for q in QUANTITIES},
+                "bound": None if crossed else {q: number(bound[q][k]) for q in QUANTITIES},
                 "crossed": crossed,
             }
         )

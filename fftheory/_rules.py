@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ._goodness import Goodness, sum_of_squares
+from ._losses import Loss, hinton, negative_part, positive_part
 from ._model import layer
 
 Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -30,30 +31,6 @@ def negated_batch_goodness(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor
     return -G.sum(-1)
 
 
-def softplus(x: Tensor) -> Tensor:
-    """log(1 + e^x), exact: its derivative is sigmoid(x) everywhere.
-
-    torch's F.softplus returns x itself past a threshold (20), whose derivative
-    1 differs from sigmoid by e^-20: enough to break float64 identities.
-    """
-    return torch.logaddexp(x, torch.zeros_like(x))
-
-
-def hinton_negative(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
-    """sum over negative points of softplus(g_j - theta)."""
-    return (softplus(G - theta[..., None]) * (~positive)).sum(-1)
-
-
-def hinton_positive(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
-    """sum over positive points of softplus(theta - g_i)."""
-    return (softplus(theta[..., None] - G) * positive).sum(-1)
-
-
-def hinton(G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
-    """Hinton's FF loss, summed over the batch."""
-    return hinton_negative(G, positive, theta) + hinton_positive(G, positive, theta)
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Rule:
     """An update rule.
@@ -62,15 +39,35 @@ class Rule:
       name: CLI / report name.
       stages: objectives stepped on in order (one for a simultaneous step).
       needs_labels: whether the rule reads the positive mask and theta.
+      loss: the FF loss's name, for the ff rules.
     """
 
     name: str
     stages: tuple[Objective, ...]
     needs_labels: bool
 
+    loss: str = ""
+
     def first_order_objective(self, G: Tensor, positive: Tensor, theta: Tensor) -> Tensor:
-        """The objective whose single step agrees with this rule to first order in eta."""
+        """The objective whose single step agrees with this rule to first order in eta.
+
+        For a two-step rule the parts' gradients add up to the whole loss's.
+        """
         return sum(stage(G, positive, theta) for stage in self.stages)
+
+
+def ff_rules(loss: Loss) -> tuple[Rule, Rule]:
+    """The simultaneous and two-step FF rules for `loss` (Hinton's keeps the plain names)."""
+    suffix = "" if loss is hinton else f"[{loss.name}]"
+    return (
+        Rule(name=f"ff-simultaneous{suffix}", stages=(loss.fn,), needs_labels=True, loss=loss.name),
+        Rule(
+            name=f"ff-two-step{suffix}",
+            stages=(negative_part(loss.fn), positive_part(loss.fn)),
+            needs_labels=True,
+            loss=loss.name,
+        ),
+    )
 
 
 RULES: dict[str, Rule] = {
@@ -78,8 +75,7 @@ RULES: dict[str, Rule] = {
     for rule in (
         Rule(name="batch-decrease", stages=(batch_goodness,), needs_labels=False),
         Rule(name="batch-increase", stages=(negated_batch_goodness,), needs_labels=False),
-        Rule(name="ff-simultaneous", stages=(hinton,), needs_labels=True),
-        Rule(name="ff-two-step", stages=(hinton_negative, hinton_positive), needs_labels=True),
+        *ff_rules(hinton),
     )
 }
 

@@ -27,6 +27,7 @@ def case_specs(
     labels: bool = False,
     eta_fraction: tuple[float, float] = (0.01, 0.9),
     margin: tuple[float, float] = (1e-3, 0.5),
+    quantize: Sequence[float] = (0.0,),
 ) -> CaseSpec:
     """Draw a CaseSpec.
 
@@ -37,6 +38,7 @@ def case_specs(
       labels: draw positive and negative points (needs N >= 2).
       eta_fraction: range of eta as a fraction of the no-crossing bound.
       margin: range of the designed pre-activation margin.
+      quantize: choices of the designed-|z| grid (0: continuous, no ties).
     """
     n_points = draw(st.integers(max(points[0], 2 if labels else 1), points[1]))
     design = draw(st.sampled_from(tuple(designs)))
@@ -57,6 +59,7 @@ def case_specs(
         n_positive=draw(st.integers(1, n_points - 1)) if labels else 0,
         theta_scale=draw(st.floats(0.25, 4.0)) if labels else 1.0,
         eta_fraction=draw(st.floats(*eta_fraction)),
+        quantize=draw(st.sampled_from(tuple(quantize))),
     )
 
 
