@@ -115,7 +115,8 @@ def linear_term_sizes(H: Tensor, dH: Tensor, grad_g: Tensor) -> dict[str, Tensor
 
 def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
-    toward_zero = Z * V < 0
+    # A unit exactly at zero turns on (or stays off) at once: bound 0 if it moves at all.
+    toward_zero = (Z * V < 0) | ((Z == 0) & (V > 0))
     ratio = torch.where(toward_zero, Z.abs() / V.abs().clamp_min(1e-300), torch.inf)
     return ratio.flatten(-2).amin(-1)
 
