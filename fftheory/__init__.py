@@ -16,13 +16,21 @@ Modules, by job:
   _claims     the table of claims (statement, cases, check)
   _harness    running a claim under hypothesis -> verdict
   _profiles   quick / ci / thorough settings
+  _losses     FF losses (Hinton's, SymBa) and their two-step parts
+  _variants   goodness variants: statements, catalogue, loading targets
+  _symbolic   sympy gradient, LaTeX and numeric cross-check of a variant
+  _check_variant  property detection and the claim table of a variant
+  _report     a variant's JSON / Markdown / figure / counterexample files
+  _io         reading and validating user arrays; atomic writes
   cli, pytest_plugin, experiments: the interfaces and the MNIST reproduction
 """
 
 from ._cases import Case, CaseSpec, build
+from ._check_variant import Properties, VariantError, VariantReport, check_variant, detect_properties
 from ._checks import Outcomes
 from ._claims import CLAIMS, CLAIMS_BY_ID, Claim
-from ._goodness import Goodness, sum_of_squares
+from ._goodness import GOODNESS, Goodness, sum_of_squares
+from ._losses import LOSSES, Loss, hinton, symba
 from ._harness import MIN_CASES, Verdict, replay, run_claim
 from ._model import gram, layer
 from ._predict import (
@@ -38,14 +46,34 @@ from ._predict import (
     step_scale,
 )
 from ._profiles import PROFILES, Profile
-from ._rules import RULES, Rule, apply_rule
+from ._report import write_report
+from ._rules import RULES, Rule, apply_rule, ff_rules
 from ._sparsity import active_count, active_fraction, hoyer, l1, l2
 from ._strategies import case_specs, cases, ff_cases
 from ._theory import ff_weights, first_order_changes, point_coefficients, u_vectors
+from ._variants import CATALOGUE, Statement, TargetError, Variant, as_variant, load_target
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CATALOGUE",
+    "GOODNESS",
+    "LOSSES",
+    "Loss",
+    "Properties",
+    "Statement",
+    "TargetError",
+    "Variant",
+    "VariantError",
+    "VariantReport",
+    "as_variant",
+    "check_variant",
+    "detect_properties",
+    "ff_rules",
+    "hinton",
+    "load_target",
+    "symba",
+    "write_report",
     "CLAIMS",
     "CLAIMS_BY_ID",
     "Case",

@@ -205,7 +205,7 @@ def statement_check(statement: Statement, rule: Rule, goodness: Goodness):
 
 # --------------------------------------------------------------------------- the table
 
-def _with_theta(goodness: Goodness):
+def with_theta(goodness: Goodness):
     """Set theta from the variant's own goodness (theta_scale x the batch median)."""
 
     def prepare(case: Case) -> Case:
@@ -220,21 +220,23 @@ def variant_claims(variant: Variant, properties: Properties | None = None) -> li
     g = variant.goodness
     properties = properties or detect_properties(g)
     rules = variant.rules()
-    prepare = _with_theta(g)
+    prepare = with_theta(g)
     rows: list[tuple[str, Claim]] = []
 
-    def add(kind: str, id: str, statement: str, check, specs: dict, **kw) -> None:
-        rows.append((kind, Claim(id=id, statement=statement, check=check, specs=specs, prepare=prepare, **kw)))
+    def add(kind: str, id: str, statement: str, check, specs: dict, rule: str = "batch-decrease", **kw) -> None:
+        claim = Claim(id=id, statement=statement, check=check, specs=specs, prepare=prepare, rule=rule, **kw)
+        rows.append((kind, claim))
 
     has_form = symbolic_form(g, 2) is not None
     for name, rule in rules.items():
         specs = dict(ANY_INPUTS, labels=rule.needs_labels)
         add("general", f"{name}.first-order", f"{rule.name}: lemma, Gram form = autograd JVP, error bound, signs",
-            C.first_order(rule, g), specs)
-        add("general", f"{name}.taylor", f"{rule.name}: |observed - predicted| = O(eta^2)", C.taylor_rate(rule, g), specs)
+            C.first_order(rule, g), specs, rule=name)
+        add("general", f"{name}.taylor", f"{rule.name}: |observed - predicted| = O(eta^2)", C.taylor_rate(rule, g),
+            specs, rule=name)
         if has_form:
             add("general", f"{name}.symbolic", f"{rule.name}: sympy gradient and predictions = autograd",
-                symbolic_agreement(rule, g), specs)
+                symbolic_agreement(rule, g), specs, rule=name)
     dec, inc = rules["batch-decrease"], rules["batch-increase"]
     add("general", "differentiable", "g is differentiable along the step at every drawn point (ties drawn too)",
         differentiable(dec, g), dict(ANY_INPUTS, designs=("designed",), quantize=(0.25,)),
@@ -246,7 +248,8 @@ def variant_claims(variant: Variant, properties: Properties | None = None) -> li
         add("derived", "monotone.batch-decrease", "grad g >= 0, non-negative inputs, any eta: every z, goodness, "
             "L1, L2 weakly fall; no unit turns on", C.monotone(dec, sign=-1, goodness=g), nonneg_any_step)
         add("derived", "monotone.batch-increase", "grad g >= 0, non-negative inputs, any eta: every z, goodness, "
-            "L1, L2 weakly rise; no unit turns off", C.monotone(inc, sign=+1, goodness=g), nonneg_any_step)
+            "L1, L2 weakly rise; no unit turns off", C.monotone(inc, sign=+1, goodness=g), nonneg_any_step,
+            rule="batch-increase")
     if properties.nonincreasing:
         add("derived", "monotone.batch-decrease", "grad g <= 0, non-negative inputs, any eta: every z, L1, L2 "
             "weakly rise, goodness weakly falls", C.monotone(dec, sign=+1, goodness=g, goodness_sign=-1),
@@ -270,7 +273,7 @@ def variant_claims(variant: Variant, properties: Properties | None = None) -> li
             labels=rules[s.rule].needs_labels or s.subject in ("positive-points", "negative-points"),
             eta_fraction=(0.01, 0.9) if s.step == "small" else ANY_STEP,
         )
-        add("declared", f"declared.{i}", s.describe(), statement_check(s, rules[s.rule], g), specs)
+        add("declared", f"declared.{i}", s.describe(), statement_check(s, rules[s.rule], g), specs, rule=s.rule)
     return rows
 
 

@@ -33,6 +33,7 @@ class Claim:
       examples: specs always tried first: every counterexample ever found.
       failure_status: the verdict when a case fails ("fails", or e.g. "not
         differentiable" for a row that reports a property rather than a claim).
+      rule: the rule a single-rule row steps with (replays use it).
     """
 
     id: str
@@ -43,6 +44,7 @@ class Claim:
     expect: Literal["holds", "counterexample"] = "holds"
     examples: tuple[CaseSpec, ...] = ()
     failure_status: str = "fails"
+    rule: str | None = None
 
     def strategy(self, count: int) -> st.SearchStrategy[CaseSpec]:
         return case_specs(count=count, **self.specs)

@@ -303,6 +303,7 @@ def predict_points(
         )
     return {
         "rule": rule.name,
+        "loss": rule.loss or None,
         "eta": float(eta_t),
         "theta": float(theta) if rule.needs_labels else None,
         "eta_reference": reference,

@@ -24,7 +24,7 @@ class SymbolicForm:
 
     def latex(self) -> dict[str, str]:
         """LaTeX of g, grad g and the first-order predictions (u_k from the lemma)."""
-        grad = r"\left(" + ",\; ".join(sp.latex(sp.simplify(d)) for d in self.gradient) + r"\right)"
+        grad = r"\left(" + r",\; ".join(sp.latex(sp.simplify(d)) for d in self.gradient) + r"\right)"
         return {
             "goodness": f"g(h) = {sp.latex(self.goodness)}",
             "gradient": rf"\nabla g(h) = {grad}",

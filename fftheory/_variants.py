@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import sys
 from typing import Literal
 
 from ._goodness import GOODNESS, Goodness, sum_of_squares
@@ -127,6 +129,8 @@ def load_target(target: str) -> Variant:
     if ":" not in target:
         raise TargetError(f"unknown variant {target!r}: not in the catalogue ({', '.join(CATALOGUE)}) and not module:attr")
     module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:  # as `python -m` would: a module in the working directory is found
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the user's target failing to load

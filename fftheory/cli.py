@@ -1,4 +1,4 @@
-"""The `fftheory` command: verify, predict, reproduce.
+"""The `fftheory` command: verify, predict, check, list, reproduce.
 
 Exit codes: 0 all good, 1 a claim failed (or could not be decided), 2 bad
 usage or input. Tracebacks only with --debug.
@@ -66,16 +66,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if held == len(verdicts) else EXIT_FAIL
 
 
+def _stored(arrays: dict, name: str, kind: type):
+    """A scalar stored in a counterexample file (written by `fftheory check --report`), else None."""
+    if name not in arrays:
+        return None
+    value = arrays[name]
+    if value.shape != () or (kind is str) != (value.dtype.kind == "U"):
+        raise InputError(f"array {name!r} must be a scalar {kind.__name__}, got dtype {value.dtype} shape {value.shape}")
+    return kind(value)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ._predict import QUANTITIES, predict_points
+    from ._variants import TargetError, load_target
 
-    rule = RULES[args.rule]
-    W, X, positive = validate_case(load_case_file(args.case), needs_labels=rule.needs_labels)
-    eta = None if args.eta is None else check_scalar("--eta", args.eta, positive=True)
-    if rule.needs_labels and args.theta is None:
+    arrays = load_case_file(args.case)
+    rule_name = args.rule or _stored(arrays, "rule", str)
+    if rule_name is None:
+        raise InputError("--rule is required (the file names no rule)")
+    if rule_name not in RULES:
+        raise InputError(f"unknown rule {rule_name!r}; choose from {sorted(RULES)}")
+    target = args.variant or _stored(arrays, "variant", str) or "sum-of-squares"
+    try:
+        variant = load_target(target)
+    except TargetError as exc:
+        raise InputError(f"variant: {exc}") from exc
+    rule = variant.rules()[rule_name]
+    W, X, positive = validate_case(arrays, needs_labels=rule.needs_labels)
+    eta = args.eta if args.eta is not None else _stored(arrays, "eta", float)
+    eta = None if eta is None else check_scalar("--eta", eta, positive=True)
+    theta = args.theta if args.theta is not None else _stored(arrays, "theta", float)
+    if rule.needs_labels and theta is None:
         raise InputError(f"rule {rule.name} needs --theta (the FF threshold, in goodness units)")
-    theta = 0.0 if args.theta is None else check_scalar("--theta", args.theta, positive=False)
-    result = predict_points(rule, W, X, eta=eta, theta=theta, positive=positive)
+    theta = 0.0 if theta is None else check_scalar("--theta", theta, positive=False)
+    result = predict_points(rule, W, X, eta=eta, theta=theta, positive=positive, goodness=variant.goodness)
+    result["variant"] = variant.name
     print(f"rule {result['rule']}, eta {result['eta']:.6g} (reference step {result['eta_reference']:.6g})")
     cols = " ".join(f"{q + ' pred':>13} {q + ' obs':>13}" for q in QUANTITIES)
     print(f"{'point':>5} {cols}  crossed")
@@ -84,6 +109,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{p['index']:>5} {cells}  {'yes' if p['crossed'] else 'no'}")
     if args.json:
         write_json(args.json, result)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ._check_variant import VariantError, check_variant
+    from ._report import markdown, write_report
+    from ._variants import TargetError, load_target
+
+    try:
+        variant = load_target(args.target)
+        report = check_variant(variant, profile=args.profile, min_cases=args.min_cases, seed=args.seed)
+    except (TargetError, VariantError) as exc:
+        raise InputError(str(exc)) from exc
+    print(markdown(report))
+    if args.report:
+        for role, path in write_report(report, variant, args.report, target=args.target).items():
+            print(f"wrote {role}: {path}")
+    if args.json:
+        write_json(args.json, report.to_json())
+    return report.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ._check_variant import detect_properties
+    from ._symbolic import symbolic_form
+    from ._variants import CATALOGUE
+
+    for name, variant in CATALOGUE.items():
+        flags = [k for k, v in vars(detect_properties(variant.goodness)).items() if v]
+        form = "sympy form" if symbolic_form(variant.goodness, 2) is not None else "no sympy form"
+        print(f"{name:<26} {variant.description or variant.goodness.description}  "
+              f"[loss {variant.loss.name}; {form}; {', '.join(flags) or 'no detected properties'}; "
+              f"{len(variant.statements)} declared]")
     return EXIT_OK
 
 
@@ -116,11 +174,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predicted vs observed changes for a layer and batch in an .npz")
     p.add_argument("case", metavar="CASE.npz", help="arrays W (n x m), X (N x m), and positive (N, bool) for ff rules")
-    p.add_argument("--rule", required=True, choices=sorted(RULES))
-    p.add_argument("--eta", type=float, default=None, help="step size (default: 0.1 x the reference step)")
-    p.add_argument("--theta", type=float, default=None, help="FF threshold (required for ff rules)")
+    p.add_argument("--rule", default=None, help=f"one of {sorted(RULES)} (default: the file's 'rule')")
+    p.add_argument("--eta", type=float, default=None, help="step size (default: the file's 'eta', else 0.1 x the reference step)")
+    p.add_argument("--theta", type=float, default=None, help="FF threshold (required for ff rules unless the file has 'theta')")
+    p.add_argument("--variant", default=None, help="goodness variant: catalogue name or module:attr "
+                   "(default: the file's 'variant', else sum-of-squares)")
     p.add_argument("--json", metavar="PATH")
     p.set_defaults(func=cmd_predict)
+
+    c = sub.add_parser("check", help="check a goodness variant against the theory")
+    c.add_argument("target", metavar="TARGET", help="catalogue name (see `fftheory list`) or module:attr")
+    c.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE)
+    c.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    c.add_argument("--report", metavar="DIR", help="write report.json, report.md, a figure and counterexample .npz files")
+    c.add_argument("--min-cases", type=int, default=MIN_CASES)
+    c.add_argument("--seed", type=int, default=None)
+    c.set_defaults(func=cmd_check)
+
+    li = sub.add_parser("list", help="the built-in catalogue of goodness variants and FF losses")
+    li.set_defaults(func=cmd_list)
 
     r = sub.add_parser("reproduce", help="train an FF network on MNIST and check the theory during training")
     r.add_argument("--quick", action="store_true", help="a short run (under 3 minutes on 2 cores)")

@@ -9,6 +9,9 @@ Fixtures:
   check_claim        check_claim(claim_or_id) -> Verdict; fails the test with
                      the verdict's note (and replayable counterexample) unless
                      the claim holds.
+  check_variant      check_variant(goodness_or_variant) -> VariantReport; fails
+                     the test with the report's table if any claim fails or is
+                     undecided.
 
 The hypothesis settings profiles "fftheory-quick", "fftheory-ci" and
 "fftheory-thorough" are registered for users' own @given tests; the selected
@@ -67,5 +70,21 @@ def check_claim(request: pytest.FixtureRequest, fftheory_profile: Profile):
             detail = json.dumps(verdict.counterexample, indent=1) if verdict.counterexample else ""
             pytest.fail(f"claim {claim.id} {verdict.status}: {verdict.note}\n{detail}", pytrace=False)
         return verdict
+
+    return check
+
+
+@pytest.fixture
+def check_variant(request: pytest.FixtureRequest, fftheory_profile: Profile):
+    from ._check_variant import check_variant as run
+    from ._report import markdown
+
+    seed = request.config.getoption("--fftheory-seed")
+
+    def check(target, **kwargs):
+        report = run(target, profile=fftheory_profile, seed=seed, **kwargs)
+        if report.exit_code:
+            pytest.fail(markdown(report), pytrace=False)
+        return report
 
     return check
