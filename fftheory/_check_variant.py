@@ -254,6 +254,9 @@ def variant_claims(variant: Variant, properties: Properties | None = None) -> li
         add("derived", "monotone.batch-decrease", "grad g <= 0, non-negative inputs, any eta: every z, L1, L2 "
             "weakly rise, goodness weakly falls", C.monotone(dec, sign=+1, goodness=g, goodness_sign=-1),
             nonneg_any_step)
+        add("derived", "monotone.batch-increase", "grad g <= 0, non-negative inputs, any eta: every z, L1, L2 "
+            "weakly fall, goodness weakly rises", C.monotone(inc, sign=-1, goodness=g, goodness_sign=+1),
+            nonneg_any_step, rule="batch-increase")
     if properties.radial:
         unchanged = Statement(rule="batch-decrease", quantity="hoyer", direction="unchanged", points=(1, 1), inputs="any")
         add("derived", "radial.single-point", "grad g || h: a lone point's Hoyer sparsity is unchanged by batch-decrease",

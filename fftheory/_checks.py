@@ -29,6 +29,7 @@ from ._predict import (
     lemma_direction,
     lemma_gram_direction,
     linear_predictions,
+    loss_weights,
     linear_term_sizes,
     measure,
     step_and_observe,
@@ -147,7 +148,8 @@ def take_step(
     V = lemma_direction(rule, case.W, case.X, **kw)
     if eta is None:
         frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
-        eta = frac * step_scale(Z, V, case.X, goodness)
+        weights = loss_weights(rule, goodness(H), case.positive, case.theta)
+        eta = frac * step_scale(Z, V, case.X, goodness, weights)
     obs = step_and_observe(rule, case.W, case.X, eta=eta, **kw)
     # z = sum_j x_j w_pj: its rounding error scales with sum_j |x_j| |w_pj|.
     operands = case.X.abs() @ (case.W.abs() + obs.W_new.abs()).transpose(-1, -2)

@@ -121,19 +121,24 @@ def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     return ratio.flatten(-2).amin(-1)
 
 
-def step_scale(Z: Tensor, V: Tensor, X: Tensor, goodness: Goodness = sum_of_squares) -> Tensor:
+def step_scale(
+    Z: Tensor, V: Tensor, X: Tensor, goodness: Goodness = sum_of_squares, weights: Tensor | None = None
+) -> Tensor:
     """The reference step size eta* per case (...,): the crossing bound, capped
     where some point's step would be as long as its activation if the terms of
-    the lemma did not cancel (|dz_k| <= eta sum_i |a_ik| |grad g(h_i)|, since
-    every rule's |l_i'| <= 1).
+    the lemma did not cancel: |dz_k| <= eta sum_i |a_ik| |l_i'| |grad g(h_i)|.
 
-    Checks take eta as a fraction (or multiple) of eta*, so steps stay on the
-    scale where first-order predictions are meaningful, even where the
-    first-order direction V cancels to (nearly) zero.
+    `weights` are the loss weights l_i' (..., N) (default 1, as for the batch
+    rules; Hinton's are sigmoids, below 1; SymBa's can exceed 1). Checks take
+    eta as a fraction (or multiple) of eta*, so steps stay on the scale where
+    first-order predictions mean something, even where V cancels to ~0.
     """
     H = torch.relu(Z)
     grad = goodness_gradient(H, goodness)
-    pull = gram(X).abs() @ l2((Z > 0).to(Z.dtype) * grad)[..., None]  # (..., N, 1)
+    size = l2((Z > 0).to(Z.dtype) * grad)
+    if weights is not None:
+        size = size * weights.abs()
+    pull = gram(X).abs() @ size[..., None]  # (..., N, 1)
     length = l2(H) / pull[..., 0].clamp_min(1e-300)
     length = torch.where(H.abs().sum(-1) > 0, length, torch.inf).amin(-1)
     scale = torch.minimum(crossing_bound(Z, V), length)
@@ -278,7 +283,10 @@ def predict_points(
     theta_t = torch.tensor(float(theta), dtype=W.dtype)
     Z, H, M = layer(W, X)
     V = lemma_direction(rule, W, X, goodness=goodness, positive=positive, theta=theta_t)
-    reference = float(step_scale(Z, V, X, goodness))
+    if positive is None:
+        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
+    weights = loss_weights(rule, goodness(H), positive, theta_t)
+    reference = float(step_scale(Z, V, X, goodness, weights))
     eta_t = torch.tensor(0.1 * reference if eta is None else float(eta), dtype=W.dtype)
     obs = step_and_observe(rule, W, X, eta=eta_t, goodness=goodness, positive=positive, theta=theta_t)
     dH_pred = eta_t * M * V

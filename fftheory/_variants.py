@@ -182,7 +182,8 @@ CATALOGUE: dict[str, Variant] = {
             statements=(
                 _single("batch-decrease", "hoyer", "increases",
                         "grad g = m: every active unit of a lone point drops by the same amount, which lowers "
-                        "||h||_1/||h||_2 (Cauchy-Schwarz), exactly along the step"),
+                        "||h||_1/||h||_2 (Cauchy-Schwarz), exactly along the step, and units that reach zero "
+                        "only raise the sparsity further", step="any"),
                 Statement(rule="batch-decrease", quantity="goodness", direction="decreases", step="any", why=_MONOTONE),
             ),
         ),

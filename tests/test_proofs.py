@@ -129,3 +129,68 @@ def test_bounds_reject_smaller_q2_bound():
     B = load("bounds")
     with pytest.raises(AssertionError, match="q'' upper bound"):
         B.check_derivative_bounds(count=300, q2_upper=1.0, grid=3)
+
+
+# --------------------------------------------------------------------------- goodness variants (proofs/variants.py)
+
+VARIANT_CLAIMS = ("monotone", "radial", "chebyshev", "chebyshev.num", "l1.exact", "top-k",
+                  "remainder", "remainder.num", "symba")
+
+
+def test_variants_script_passes(capsys):
+    load("variants").main()
+    lines = capsys.readouterr().out.splitlines()
+    reported = {line.split("PASS")[0].strip() for line in lines if "PASS" in line}
+    missing = set(VARIANT_CLAIMS) - reported
+    assert not missing, f"variants: no PASS line for {sorted(missing)}"
+
+
+@pytest.mark.parametrize(
+    "name, divisor",
+    [("softplus-sum", 2.0), ("log-sum-exp", 2.0), ("mean-of-squares", 1.01)],
+    ids=["softplus-halved", "lse-halved", "mean-of-squares-1pct"],
+)
+def test_variants_reject_smaller_remainder(name, divisor):
+    """phi'' <= 1/8 for softplus, ||Hessian|| <= 1/4 for log-sum-exp, or a hair under ||dh||^2/n: all violated."""
+    V = load("variants")
+    from fftheory._goodness import GOODNESS
+
+    exact = GOODNESS[name].remainder
+    with pytest.raises(AssertionError, match=f"{name} remainder"):
+        V.check_remainders(bounds={name: lambda H, dH: exact(H, dH) / divisor}, count=500)
+
+
+def test_variants_reject_flipped_chebyshev_sign():
+    V = load("variants")
+    with pytest.raises(AssertionError, match="wrong sign"):
+        V.check_chebyshev_numeric(count=500, flip=True)
+
+
+def test_variants_reject_wrong_chebyshev_factor():
+    """L1/L2 in place of L1/E_w[h] = L1^2/L2^2 in the Chebyshev form."""
+    V = load("variants")
+    C = common()
+    h, r = sp.symbols("h0:3", positive=True), sp.symbols("r0:3", real=True)
+    a, t = sp.Symbol("a", positive=True), sp.Symbol("t", real=True)
+    derived = sp.diff(C.hoyer([x - t * a * y * x for x, y in zip(h, r)]), t).subs(t, 0)
+    right, cov = V.chebyshev_closed(list(h), list(r), 1, a)
+    C.assert_same("chebyshev right", derived, right)
+    wrong = -a / ((sp.sqrt(3) - 1) * C.l2(h)) * (C.l1(h) / C.l2(h)) * cov
+    with pytest.raises(AssertionError):
+        C.assert_same("chebyshev wrong factor", derived, wrong)
+
+
+def test_variants_reject_symba_without_alpha():
+    import torch
+
+    V = load("variants")
+    C = common()
+    from fftheory._losses import LOSSES
+
+    G = torch.rand(50, 4, dtype=torch.float64) * 3
+    positive = torch.tensor([True, True, False, False]).expand(50, 4)
+    Gg = G.clone().requires_grad_(True)
+    (auto,) = torch.autograd.grad(LOSSES["symba(alpha=4)"](Gg, positive, torch.zeros(50)).sum(), Gg)
+    C.assert_close("symba", V.symba_weights(G, positive, 4.0), auto)
+    with pytest.raises(AssertionError):
+        C.assert_close("symba without alpha", V.symba_weights(G, positive, 4.0) / 4.0, auto)
