@@ -284,17 +284,24 @@ def first_order(rule: Rule, goodness: Goodness = sum_of_squares):
 
 
 def _fit_rates(etas: np.ndarray, errors: np.ndarray, floors: np.ndarray) -> np.ndarray:
-    """Asymptotic slope of log(error) against log(eta), per case.
+    """Asymptotic slope of log(error) against log(eta), per case; NaN where undecidable.
 
-    etas, errors, floors: (B, J), eta decreasing along J. The fit uses the
-    TAYLOR_FIT smallest etas whose error is well above rounding (the
-    asymptotic regime); NaN where fewer than 3 such errors remain.
+    etas, errors, floors: (B, J), eta halving along J. Uses the TAYLOR_FIT
+    smallest etas whose errors are well above rounding (100x the floor). The
+    slope is decided only where the regime is asymptotic: the local slopes
+    between consecutive points agree within TAYLOR_STABLE. Where second- and
+    third-order terms still compete (a dip, a bend), the case is undecided,
+    not passed or failed: its true rate only shows below the rounding floor.
     """
     rates = np.full(errors.shape[0], np.nan)
     for b in range(errors.shape[0]):
-        use = np.flatnonzero(errors[b] > 10 * floors[b])[-TAYLOR_FIT:]
-        if len(use) >= 3:
-            rates[b] = scipy.stats.linregress(np.log(etas[b, use]), np.log(errors[b, use])).slope
+        use = np.flatnonzero(errors[b] > 100 * floors[b])[-TAYLOR_FIT:]
+        if len(use) < TAYLOR_FIT or np.any(np.diff(use) != 1):
+            continue
+        x, y = np.log(etas[b, use]), np.log(errors[b, use])
+        local = np.diff(y) / np.diff(x)
+        if local.max() - local.min() <= TAYLOR_STABLE:
+            rates[b] = scipy.stats.linregress(x, y).slope
     return rates
 
 
@@ -309,7 +316,8 @@ def _rate_margin(rates: Tensor) -> Tensor:
 
 TAYLOR_STEPS = 12  # eta_j = TAYLOR_START * crossing bound * 2^-j
 TAYLOR_START = 0.05
-TAYLOR_FIT = 4
+TAYLOR_FIT = 4  # points in the fit
+TAYLOR_STABLE = 0.5  # max spread of their local slopes
 TAYLOR_QUANTITIES = ("goodness", "l2", "hoyer")  # L1 is linear on the active orthant: no remainder
 
 

@@ -108,13 +108,26 @@ def figure_png(variant: Variant, *, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def replay_target(variant: Variant) -> str:
+    """A name `fftheory predict --variant` can load for this variant: its catalogue
+    entry, or the catalogue goodness it uses with Hinton's loss; else its own name."""
+    from ._goodness import GOODNESS
+    from ._variants import CATALOGUE
+
+    if CATALOGUE.get(variant.name) is variant:
+        return variant.name
+    if variant.loss.name == "hinton" and GOODNESS.get(variant.goodness.name) is variant.goodness:
+        return variant.goodness.name
+    return variant.name
+
+
 def write_report(
     report: VariantReport, variant: Variant, directory: str | Path, *, target: str | None = None
 ) -> dict[str, str]:
     """Write report.json, report.md, predicted_vs_observed.png and counterexamples/*.npz into `directory`.
 
-    `target` (catalogue name or module:attr, default the variant's name) is
-    stored in each .npz so that `fftheory predict` can rebuild the variant.
+    `target` (catalogue name or module:attr; default `replay_target(variant)`)
+    is stored in each .npz so that `fftheory predict` can rebuild the variant.
     Returns the paths written, by role. The JSON's failing rows name their .npz.
     """
     directory = Path(directory)
@@ -123,7 +136,7 @@ def write_report(
     payload = report.to_json()
     for row in payload["claims"]:
         if row["status"] in ("fails", "not differentiable") and row["counterexample"] and row["expect"] == "holds":
-            arrays = counterexample_arrays(variant, row["claim"], row["counterexample"], target=target or variant.name)
+            arrays = counterexample_arrays(variant, row["claim"], row["counterexample"], target=target or replay_target(variant))
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             path = directory / "counterexamples" / f"{row['claim']}.npz"

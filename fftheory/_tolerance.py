@@ -26,7 +26,7 @@ TOLERANCES: dict[str, Tolerance] = {
     "unchanged": Tolerance(rtol=1e-9, atol=1e-12),
     # Rounding allowance added to a rigorous remainder bound, relative to the quantities compared.
     "rounding": Tolerance(rtol=1e-11, atol=1e-13),
-    # Ten times this (about 500 ulp) is the noise floor below which errors are not used to fit a Taylor rate.
+    # Errors below 100 times this (about 5,000 ulp) are not used to fit a Taylor rate.
     "taylor-floor": Tolerance(rtol=1e-14, atol=1e-16),
 }
 

@@ -183,7 +183,8 @@ CATALOGUE: dict[str, Variant] = {
                 _single("batch-decrease", "hoyer", "increases",
                         "grad g = m: every active unit of a lone point drops by the same amount, which lowers "
                         "||h||_1/||h||_2 (Cauchy-Schwarz), exactly along the step, and units that reach zero "
-                        "only raise the sparsity further", step="any"),
+                        "only raise the sparsity further (proofs/variants.md); declared for small steps, "
+                        "where the point keeps an active unit and its sparsity stays defined"),
                 Statement(rule="batch-decrease", quantity="goodness", direction="decreases", step="any", why=_MONOTONE),
             ),
         ),

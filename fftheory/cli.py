@@ -86,11 +86,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise InputError("--rule is required (the file names no rule)")
     if rule_name not in RULES:
         raise InputError(f"unknown rule {rule_name!r}; choose from {sorted(RULES)}")
-    target = args.variant or _stored(arrays, "variant", str) or "sum-of-squares"
+    stored = _stored(arrays, "variant", str)
+    target = args.variant or stored or "sum-of-squares"
     try:
         variant = load_target(target)
     except TargetError as exc:
-        raise InputError(f"variant: {exc}") from exc
+        hint = " (the file names it; pass --variant CATALOGUE-NAME or module:attr)" if target == stored else ""
+        raise InputError(f"variant: {exc}{hint}") from exc
     rule = variant.rules()[rule_name]
     W, X, positive = validate_case(arrays, needs_labels=rule.needs_labels)
     eta = args.eta if args.eta is not None else _stored(arrays, "eta", float)
@@ -146,6 +148,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments.idx import DataError
     from .experiments.mnist import reproduce
 
     try:
@@ -154,7 +157,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise InputError(f"--layers must be comma-separated integers, got {args.layers!r}") from None
     if len(layers) < 2 or min(layers) < 1:
         raise InputError(f"--layers needs an input size and at least one layer, all positive: {args.layers!r}")
-    reproduce(quick=args.quick, data=args.data, layers=layers, epochs=args.epochs, seed=args.seed, out=args.out)
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs must be >= 1, got {args.epochs}")
+    try:
+        reproduce(quick=args.quick, data=args.data, layers=layers, epochs=args.epochs, seed=args.seed, out=args.out)
+    except DataError as exc:
+        raise InputError(str(exc)) from exc
+    print(f"wrote results.json, summary.md and figures to {args.out}")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 caught with replayable counterexamples, user modules, and misbehaving variants."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -124,7 +125,7 @@ def test_user_module_variant_via_cli(tmp_path):
     ],
 )
 def test_misbehaving_variants_are_named(fn, message):
-    with pytest.raises(VariantError, match=message):
+    with pytest.raises(VariantError, match=re.escape(message)):
         check_variant(Goodness(name="bad", fn=fn), profile=SWEEP)
 
 

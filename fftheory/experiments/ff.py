@@ -102,14 +102,40 @@ class FFNet:
         return out
 
     @torch.no_grad()
-    def label_goodness(self, images: Tensor, chunk: int = 2000) -> Tensor:
-        """Goodness summed over layers for every image and every label, (N, 10)."""
+    def label_goodness(self, images: Tensor, chunk: int = 1000) -> Tensor:
+        """Goodness summed over layers for every image and every label, (N, 10).
+
+        The overlay leaves the input's length the same for every label (the 10
+        label pixels are zeroed, then one is set to `label_value`), so layer 1's
+        pre-activations for label l are (W x0 + value * W[:, l]) / (||x0||^2 + value^2)^(1/2):
+        one product per image instead of ten. Equal to overlaying each label and
+        running `layer_io` (up to float rounding; the tests check it).
+        """
+        cfg = self.config
+        value = cfg.label_value
+        W1, rest = self.weights[0], self.weights[1:]
         out = torch.empty(len(images), N_CLASSES)
         for start in range(0, len(images), chunk):
-            part = images[start : start + chunk]
-            for label in range(N_CLASSES):
-                x = overlay_labels(part, torch.full((len(part),), label), self.config.label_value)
-                out[start : start + chunk, label] = sum(sum_of_squares(h) for _, h in self.layer_io(x))
+            base = images[start : start + chunk].clone()
+            base[:, :N_CLASSES] = 0
+            b = len(base)
+            norm = torch.sqrt(base.square().sum(-1) + value**2) + cfg.eps
+            z = (base @ W1.T)[:, None, :] + value * W1[:, :N_CLASSES].T[None]  # (b, 10, n1)
+            h = torch.relu(z / norm[:, None, None]).reshape(b * N_CLASSES, -1)
+            total = sum_of_squares(h)
+            for W in rest:
+                h = torch.relu(normalise(h, cfg.eps) @ W.T)
+                total = total + sum_of_squares(h)
+            out[start : start + b] = total.reshape(b, N_CLASSES)
+        return out
+
+    @torch.no_grad()
+    def label_goodness_direct(self, images: Tensor) -> Tensor:
+        """`label_goodness` the plain way: overlay each label, run the network (for tests)."""
+        out = torch.empty(len(images), N_CLASSES)
+        for label in range(N_CLASSES):
+            x = overlay_labels(images, torch.full((len(images),), label), self.config.label_value)
+            out[:, label] = sum(sum_of_squares(h) for _, h in self.layer_io(x))
         return out
 
     def predict(self, images: Tensor) -> Tensor:
@@ -157,9 +183,6 @@ def train_epoch(
         raise ValueError(f"unknown learning-rate schedule {cfg.lr_schedule!r}")
     for group in optimizer.param_groups:
         group["lr"] = lr
-    hard = None
-    if cfg.hard_negative_fraction > 0:
-        hard = net.hardest_wrong_labels(images, labels)
     order = torch.randperm(len(images), generator=generator)
     totals = [0.0] * len(net.weights)
     batches = 0
@@ -167,16 +190,17 @@ def train_epoch(
         idx = order[start : start + cfg.batch_size]
         x, y = shift_images(images[idx], cfg.max_shift, generator), labels[idx]
         neg = wrong_labels(y, generator)
-        if hard is not None:
+        if cfg.hard_negative_fraction > 0:
             use_hard = torch.rand(len(idx), generator=generator) < cfg.hard_negative_fraction
-            neg = torch.where(use_hard, hard[idx], neg)
+            if use_hard.any():
+                neg[use_hard] = net.hardest_wrong_labels(x[use_hard], y[use_hard])
         pos_io = net.layer_io(overlay_labels(x, y, cfg.label_value))
         neg_io = net.layer_io(overlay_labels(x, neg, cfg.label_value))
         losses = [ff_loss(hp, hn, cfg.theta) for (_, hp), (_, hn) in zip(pos_io, neg_io)]
         optimizer.zero_grad()
         sum(losses).backward()
         optimizer.step()
-        totals = [t + float(l) for t, l in zip(totals, losses)]
+        totals = [t + l.item() for t, l in zip(totals, losses)]
         batches += 1
     return [t / max(batches, 1) for t in totals]
 
@@ -196,7 +220,8 @@ def conventions(config: TrainConfig) -> dict:
         "positive_data": f"label overlaid on the first 10 pixels (zeroed, pixel[label] = {config.label_value})",
         "negative_data": (
             f"same image, wrong label: with probability {config.hard_negative_fraction} the hardest wrong label "
-            "(highest goodness under the current network, recomputed every epoch), else uniform over the 9 wrong labels"
+            "(highest goodness under the current network, computed per mini-batch on the shifted images), "
+            "else uniform over the 9 wrong labels"
         ),
         "augmentation": f"random translation by up to {config.max_shift} pixels (training images only)",
         "prediction": "label with the highest goodness summed over all layers",
