@@ -8,6 +8,7 @@ checks also count the points decided and the points that agreed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -118,6 +119,15 @@ class Step:
         """Allowance for the rounding error of any computed z, (B, 1, 1)."""
         return allowance(self.z_size, tol)
 
+    @functools.cached_property
+    def measured(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+        """Each quantity before and after the step, and its gradient norm before (computed once)."""
+        return (
+            measure(self.obs.H, self.goodness),
+            measure(self.obs.H_new, self.goodness),
+            gradient_norms(self.obs.H, self.goodness),
+        )
+
     @property
     def defined(self) -> Tensor:
         """Points with a non-zero activation, where L2 and Hoyer are defined (B, N)."""
@@ -143,22 +153,38 @@ def take_step(
     eta_fraction: float | None = None,
 ) -> Step:
     """Apply `rule` to every case at eta (default: the spec's fraction of the reference step)."""
-    Z, H, M = layer(case.W, case.X)
-    kw = dict(goodness=goodness, positive=case.positive, theta=case.theta)
-    V = lemma_direction(rule, case.W, case.X, **kw)
+    frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
+    return step_on(rule, case.W, case.X, case.positive, case.theta, goodness=goodness, eta=eta, eta_fraction=frac)
+
+
+def step_on(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    positive: Tensor,
+    theta: Tensor,
+    *,
+    goodness: Goodness = sum_of_squares,
+    eta: Tensor | None = None,
+    eta_fraction: float = 0.5,
+) -> Step:
+    """One step of `rule` on B layers and batches: W (B, n, m), X (B, N, m),
+    positive (B, N), theta (B,); eta (B,) or eta_fraction x the reference step."""
+    Z, H, M = layer(W, X)
+    kw = dict(goodness=goodness, positive=positive, theta=theta)
+    V = lemma_direction(rule, W, X, **kw)
     if eta is None:
-        frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
-        weights = loss_weights(rule, goodness(H), case.positive, case.theta)
-        eta = frac * step_scale(Z, V, case.X, goodness, weights)
-    obs = step_and_observe(rule, case.W, case.X, eta=eta, **kw)
+        weights = loss_weights(rule, goodness(H), positive, theta)
+        eta = eta_fraction * step_scale(Z, V, X, goodness, weights)
+    obs = step_and_observe(rule, W, X, eta=eta, **kw)
     # z = sum_j x_j w_pj: its rounding error scales with sum_j |x_j| |w_pj|.
-    operands = case.X.abs() @ (case.W.abs() + obs.W_new.abs()).transpose(-1, -2)
+    operands = X.abs() @ (W.abs() + obs.W_new.abs()).transpose(-1, -2)
     if has_closed_form(rule, goodness):
-        U = u_vectors(case.X, H, point_coefficients(rule, goodness(H), case.positive, case.theta))
+        U = u_vectors(X, H, point_coefficients(rule, goodness(H), positive, theta))
         closed, sizes = first_order_changes(H, U, eta), term_sizes(H, U, eta)
     else:
         U = None
-        dH_gram = eta[:, None, None] * M * lemma_gram_direction(rule, case.X, H, **kw)
+        dH_gram = eta[:, None, None] * M * lemma_gram_direction(rule, X, H, **kw)
         grad_g = goodness_gradient(H, goodness)
         closed, sizes = linear_predictions(H, dH_gram, grad_g), linear_term_sizes(H, dH_gram, grad_g)
     dH_pred = eta[:, None, None] * M * V
@@ -180,11 +206,10 @@ def take_step(
 def rounding(step: Step, q: str, tol: str = "rounding") -> Tensor:
     """Rounding allowance for the observed change of q (B, N): the quantity's own
     rounding plus what the rounding of z (per unit) moves it."""
-    before = measure(step.obs.H, step.goodness)[q].abs()
-    after = measure(step.obs.H_new, step.goodness)[q].abs()
+    before, after, grads = step.measured
     n = step.obs.H.shape[-1]
-    moved = gradient_norms(step.obs.H, step.goodness)[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
-    return allowance(torch.nan_to_num(before + after), tol) + torch.nan_to_num(moved)
+    moved = grads[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
+    return allowance(torch.nan_to_num(before[q].abs() + after[q].abs()), tol) + torch.nan_to_num(moved)
 
 
 # --------------------------------------------------------------------------- checks on one step

@@ -13,56 +13,15 @@ negative), in float64 on a copy of the layer's weights:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy import stats
 from torch import Tensor
 
-from .. import (
-    QUANTITIES,
-    Rule,
-    error_bound,
-    first_order_changes,
-    l2,
-    layer,
-    lemma_direction,
-    measure,
-    point_coefficients,
-    step_and_observe,
-    step_scale,
-    sum_of_squares,
-    u_vectors,
-)
-from .._tolerance import allowance
+from .. import QUANTITIES, Rule
+from .._checks import rounding, step_on
 
 CONFIDENCE = 0.95
-
-
-def _gradient_norms(H: Tensor) -> dict[str, Tensor]:
-    """|grad_h q(h)| per point for every quantity (NaN-free; undefined points give 0)."""
-    H = H.detach().requires_grad_(True)
-    values = measure(H)
-    norms = {}
-    for q in QUANTITIES:
-        (grad,) = torch.autograd.grad(values[q].nansum(), H, retain_graph=True)
-        norms[q] = torch.nan_to_num(l2(grad))
-    return norms
-
-
-def _rounding(W: Tensor, W_new: Tensor, X: Tensor, obs) -> dict[str, Tensor]:
-    """Rounding allowance for each observed change: the quantity's own rounding
-    plus how far the rounding of z (which scales with sum_j |x_j| |w_pj|) moves it."""
-    z_size = (X.abs() @ (W.abs() + W_new.abs()).T).amax()
-    z_round = allowance(z_size, "rounding")
-    before, after = measure(obs.H), measure(obs.H_new)
-    grads = _gradient_norms(obs.H)
-    root_n = math.sqrt(obs.H.shape[-1])
-    return {
-        q: allowance(torch.nan_to_num(before[q].abs() + after[q].abs()), "rounding") + grads[q] * root_n * z_round
-        for q in QUANTITIES
-    }
 
 
 def _binomial(agreed: int, decided: int) -> dict:
@@ -89,28 +48,24 @@ def check_layer(
     """
     W = W.detach().to(torch.float64).clone()
     X = X.detach().to(torch.float64).clone()
-    theta_t = torch.tensor(float(theta), dtype=torch.float64)
-    Z, H, M = layer(W, X)
-    G = sum_of_squares(H)
-    V = lemma_direction(rule, W, X, positive=positive, theta=theta_t)
-    reference = step_scale(Z, V, X)
-    eta = (eta_fraction * reference).to(torch.float64)
-    U = u_vectors(X, H, point_coefficients(rule, G, positive, theta_t))
-    predicted = first_order_changes(H, U, eta)
-    obs = step_and_observe(rule, W, X, eta=eta, positive=positive, theta=theta_t)
-    bound = error_bound(H, obs.H_new - obs.H, eta * M * V)
-    rounding = _rounding(W, obs.W_new, X, obs)
+    theta_t = torch.tensor([float(theta)], dtype=torch.float64)
+    # The package's engine on a batch of one case (leading dimension 1).
+    step = step_on(rule, W[None], X[None], positive[None], theta_t, eta_fraction=eta_fraction)
+    obs, predicted, bound = step.obs, step.closed, step.bound
+    eta = step.eta[0]
+    reference = eta / eta_fraction
+    H, M = obs.H, (obs.H > 0).to(obs.H.dtype)
 
-    defined = H.abs().sum(-1) > 0
-    clean = defined & ~obs.crossed
+    defined = step.defined
+    clean = step.clean
     # Sanity: the theorem's closed-form step -2 eta m u equals the lemma's eta m v (autograd).
-    closed_step, lemma_step = -2 * eta * M * U, eta * M * V
+    closed_step, lemma_step = -2 * eta * M * step.U, eta * M * step.V
     closed_vs_lemma = float((closed_step - lemma_step).abs().max() / lemma_step.abs().max().clamp_min(1e-300))
 
     per_quantity = {}
     for q in QUANTITIES:
         pred, seen = predicted[q], obs.changes[q]
-        decided = clean & (pred.abs() > bound[q] + rounding[q])
+        decided = clean & (pred.abs() > bound[q] + rounding(step, q))
         agreed = decided & (torch.sign(seen) == torch.sign(pred))
         per_quantity[q] = {
             "decided": int(decided.sum()),
@@ -120,7 +75,7 @@ def check_layer(
 
     pred_h = predicted["hoyer"][defined].numpy()
     obs_h = obs.changes["hoyer"][defined].numpy()
-    pos_d, neg_d = positive[defined].numpy(), ~positive[defined].numpy()
+    pos_d, neg_d = positive[defined[0]].numpy(), ~positive[defined[0]].numpy()
     hoyer_rec = per_quantity["hoyer"]
 
     def rising(values: np.ndarray, mask: np.ndarray | None = None) -> float | None:
