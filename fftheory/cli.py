@@ -1,7 +1,7 @@
 """The `fftheory` command: verify, predict, check, list, reproduce.
 
-Exit codes: 0 all good, 1 a claim failed (or could not be decided), 2 bad
-usage or input. Tracebacks only with --debug.
+Exit codes: 0 all good, 1 a claim failed or could not be decided (or an
+internal error), 2 bad usage or input. Tracebacks only with --debug.
 """
 
 from __future__ import annotations
@@ -226,6 +226,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"fftheory: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fftheory: interrupted (no partial report is left: reports are written atomically)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a defect, not bad input: say so, keep the traceback behind --debug
+        if args.debug:
+            raise
+        print(f"fftheory: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":
