@@ -49,7 +49,9 @@ class Outcomes:
       margin: > 0 passes, <= 0 fails; NaN where not applicable.
       decided, agreed: points decided / points that agreed.
       rate: fitted Taylor rate where the check fits one, else None.
-      detail: text for a failing case, built lazily by `explain(index)`.
+      detail: text on the worst comparison, for failure messages.
+      undefined: points where a quantity is undefined (an all-zero activation:
+        no L2 direction, no Hoyer sparsity), excluded from the decisions.
     """
 
     applicable: Tensor
@@ -58,21 +60,34 @@ class Outcomes:
     agreed: Tensor
     rate: Tensor | None = None
     detail: str = ""
+    undefined: Tensor | None = None
 
     @property
     def failed(self) -> Tensor:
         return self.applicable & ~(self.margin > 0)
 
 
-def from_points(margin: Tensor, applicable: Tensor, *, detail: str = "") -> Outcomes:
-    """Aggregate point-level margins (B, ...) over the applicable points of each case."""
+def from_points(
+    margin: Tensor, applicable: Tensor, *, detail: str = "", undefined: Tensor | None = None
+) -> Outcomes:
+    """Aggregate point-level margins (B, ...) over the applicable points of each case.
+
+    `undefined` (B, N) marks points whose quantities are undefined; they are counted.
+    """
     margin = margin.flatten(1)
     applicable = applicable.flatten(1) & ~torch.isnan(margin)
     decided = applicable.sum(1)
     agreed = (applicable & (margin > 0)).sum(1)
     worst = torch.where(applicable, margin, torch.inf).amin(1)
     case_ok = decided > 0
-    return Outcomes(case_ok, torch.where(case_ok, worst, torch.nan), decided, agreed, detail=detail)
+    return Outcomes(
+        case_ok,
+        torch.where(case_ok, worst, torch.nan),
+        decided,
+        agreed,
+        detail=detail,
+        undefined=None if undefined is None else undefined.flatten(1).sum(1),
+    )
 
 
 def combine(*parts: Outcomes) -> Outcomes:
@@ -87,6 +102,7 @@ def combine(*parts: Outcomes) -> Outcomes:
         sum(p.decided for p in parts),
         sum(p.agreed for p in parts),
         detail="; ".join(p.detail for p in parts if p.detail),
+        undefined=max((p.undefined for p in parts if p.undefined is not None), key=lambda u: int(u.sum()), default=None),
     )
 
 
@@ -231,7 +247,8 @@ def masked_change_outcomes(step: Step) -> Outcomes:
     cmp = compare(
         M * (step.obs.Z_new - step.obs.Z), step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding()
     )
-    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe())
+    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe(),
+                       undefined=~step.defined)
 
 
 def closed_form_step_outcomes(step: Step) -> Outcomes:
@@ -239,7 +256,8 @@ def closed_form_step_outcomes(step: Step) -> Outcomes:
     M = (step.obs.Z > 0).to(step.obs.Z.dtype)
     predicted = -2 * step.eta[:, None, None] * M * step.U
     cmp = compare(predicted, step.obs.H_new - step.obs.H, tol="identity", point_dims=2, floor=step.z_rounding())
-    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe())
+    return from_points(cmp.margin, step.clean[..., None].expand_as(cmp.margin), detail=cmp.describe(),
+                       undefined=~step.defined)
 
 
 def agreement_outcomes(step: Step) -> Outcomes:
@@ -250,7 +268,8 @@ def agreement_outcomes(step: Step) -> Outcomes:
         margins.append(cmp.margin)
         details.append(f"{q}: {cmp.describe()}")
     margin = torch.stack(margins, -1)
-    return from_points(margin, step.defined[..., None].expand_as(margin), detail="; ".join(details))
+    return from_points(margin, step.defined[..., None].expand_as(margin), detail="; ".join(details),
+                       undefined=~step.defined)
 
 
 def bound_outcomes(step: Step) -> Outcomes:
@@ -261,7 +280,7 @@ def bound_outcomes(step: Step) -> Outcomes:
         margins.append(1 - err / (step.bound[q] + rounding(step, q)))
     margin = torch.stack(margins, -1)
     applicable = step.clean[..., None] & torch.isfinite(torch.stack([step.bound[q] for q in QUANTITIES], -1))
-    return from_points(margin, applicable)
+    return from_points(margin, applicable, undefined=~step.defined)
 
 
 def sign_outcomes(step: Step, quantities: tuple[str, ...] = QUANTITIES) -> Outcomes:
@@ -271,7 +290,7 @@ def sign_outcomes(step: Step, quantities: tuple[str, ...] = QUANTITIES) -> Outco
         pred, obs = step.closed[q], step.obs.changes[q]
         decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
         margins.append(obs * torch.sign(pred) / pred.abs())
-    return from_points(torch.stack(margins, -1), torch.stack(decided, -1))
+    return from_points(torch.stack(margins, -1), torch.stack(decided, -1), undefined=~step.defined)
 
 
 def on_step(outcomes, **options):

@@ -31,7 +31,8 @@ class Verdict:
     """What running one claim found.
 
     cases_applicable counts cases that met the assumptions; points_decided /
-    points_agreed count point-level decisions (e.g. signs beyond the bound).
+    points_agreed count point-level decisions (e.g. signs beyond the bound);
+    points_undefined counts points left out because a quantity is undefined there.
     counterexample: the (shrunk) spec, the failing case's index and a detail.
     """
 
@@ -43,6 +44,7 @@ class Verdict:
     cases_applicable: int = 0
     points_decided: int = 0
     points_agreed: int = 0
+    points_undefined: int = 0
     worst_margin: float | None = None
     taylor_rate: float | None = None
     min_cases: int = MIN_CASES
@@ -59,7 +61,7 @@ class Verdict:
 
 class _Tally:
     def __init__(self) -> None:
-        self.tried = self.applicable = self.decided = self.agreed = 0
+        self.tried = self.applicable = self.decided = self.agreed = self.undefined = 0
         self.worst = math.inf
         self.rates: list[float] = []
 
@@ -68,6 +70,8 @@ class _Tally:
         self.applicable += int(out.applicable.sum())
         self.decided += int(out.decided.sum())
         self.agreed += int(out.agreed.sum())
+        if out.undefined is not None:
+            self.undefined += int(out.undefined.sum())
         if out.applicable.any():
             self.worst = min(self.worst, float(out.margin[out.applicable].min()))
         if out.rate is not None:
@@ -133,6 +137,7 @@ def run_claim(
         hit = exc
     verdict.cases_tried, verdict.cases_applicable = tally.tried, tally.applicable
     verdict.points_decided, verdict.points_agreed = tally.decided, tally.agreed
+    verdict.points_undefined = tally.undefined
     verdict.worst_margin = tally.worst if math.isfinite(tally.worst) else None
     verdict.taylor_rate = float(torch.tensor(tally.rates).median()) if tally.rates else None
     if hit is not None:

@@ -24,13 +24,15 @@ def _fmt(value, spec: str) -> str:
 
 
 def verdict_table(verdicts: list[Verdict]) -> str:
-    """Plain-text table: claim, cases tried, applicable, agreement, worst margin, Taylor rate, verdict."""
-    header = f"{'claim':<22} {'tried':>7} {'valid':>7} {'agreement':>15} {'worst margin':>12} {'rate':>6}  verdict"
+    """Plain-text table: claim, cases tried, applicable, agreement, points with an undefined
+    quantity (left out), worst margin, Taylor rate, verdict."""
+    header = (f"{'claim':<22} {'tried':>7} {'valid':>7} {'agreement':>15} {'undefined':>9} {'worst margin':>12} "
+              f"{'rate':>6}  verdict")
     lines = [header, "-" * len(header)]
     for v in verdicts:
         agreement = f"{v.points_agreed}/{v.points_decided}" if v.points_decided else "-"
         lines.append(
-            f"{v.claim:<22} {v.cases_tried:>7} {v.cases_applicable:>7} {agreement:>15} "
+            f"{v.claim:<22} {v.cases_tried:>7} {v.cases_applicable:>7} {agreement:>15} {v.points_undefined:>9} "
             f"{_fmt(v.worst_margin, '.3g'):>12} {_fmt(v.taylor_rate, '.3f'):>6}  {v.status}"
         )
     notes = [f"  {v.claim}: {v.note}" for v in verdicts if v.status != "holds" or v.expect == "counterexample"]

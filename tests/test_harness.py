@@ -133,3 +133,17 @@ def test_mutants_are_killed(monkeypatch, target, mutant, claim_id):
 
 def test_taylor_rate_one_is_rejected():
     assert C._rate_margin(torch.tensor([1.0, 1.7, 2.0, 3.0])).gt(0).tolist() == [False, False, True, True]
+
+
+def test_undefined_points_are_counted_and_left_out():
+    """A point with no active unit has no Hoyer sparsity: it is counted, never decided."""
+    from fftheory._harness import evaluate
+
+    claim = fftheory.CLAIMS_BY_ID["1b.sign"]
+    spec = fftheory.CaseSpec(n_points=1, n_in=1, n_units=2, seed=0, count=8, design="gaussian", margin=0.5)
+    out = evaluate(claim, spec)
+    step = C.take_step(claim.build(spec), fftheory.RULES["batch-decrease"])
+    zero = ~step.defined
+    assert zero.any()
+    assert torch.equal(out.undefined, zero.sum(-1))
+    assert (out.decided[zero[:, 0]] == 0).all()
