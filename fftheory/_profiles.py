@@ -10,19 +10,24 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_ENV = "FFTHEORY_PROFILE"
 
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """max_examples hypothesis examples per claim, each checking `count` cases at once."""
+    """max_examples hypothesis examples per claim, each checking `count` cases at once.
+
+    shrink=False skips hypothesis's shrinking of a failure (for runs that only
+    need to know that a claim fails, such as mutation tests).
+    """
 
     name: str
     max_examples: int
     count: int
     derandomize: bool
+    shrink: bool = True
 
     def settings(self, *, database=None) -> settings:
         """Hypothesis settings; `database` is ignored when derandomised (hypothesis forbids both)."""
@@ -33,6 +38,7 @@ class Profile:
             deadline=None,
             database=None if self.derandomize else database,
             suppress_health_check=[HealthCheck.too_slow],
+            phases=tuple(Phase) if self.shrink else tuple(p for p in Phase if p is not Phase.shrink),
         )
 
 

@@ -18,7 +18,7 @@ def _strip(obj):
 
 def _verify(tmp_path, name, *args):
     out = tmp_path / name
-    r = subprocess.run([sys.executable, "-m", "fftheory.cli", "verify", "--claims", "1b.sign", "2b", "needs.no-crossing",
+    r = subprocess.run([sys.executable, "-m", "fftheory.cli", "verify", "--claims", "1b.sign", "needs.no-crossing",
                         "--json", str(out), *args], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     return json.dumps(_strip(json.loads(out.read_text())), sort_keys=True)
@@ -49,7 +49,8 @@ def _probe_run(tmp_path, name, *args):
     outdir.mkdir()
     (tmp_path / "test_probe.py").write_text(PROBE)
     env = dict(__import__("os").environ, PROBE_OUT=str(outdir))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fftheory-profile", "ci",
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fftheory-profile", "quick",
+                        "--fftheory-seed", "3",
                         str(tmp_path / "test_probe.py"), *args], capture_output=True, text=True, env=env,
                        cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -13,6 +13,7 @@ from fftheory._harness import replay, run_claim
 
 TINY = fftheory.Profile("tiny", max_examples=5, count=2, derandomize=True)
 SMALL = fftheory.Profile("small", max_examples=15, count=8, derandomize=True)
+MUTANT = fftheory.Profile("mutant", max_examples=15, count=8, derandomize=True, shrink=False)  # fails fast
 
 
 def _claim(check, **specs):
@@ -128,7 +129,7 @@ def _mutant_point_mask(H, U, eta):
 def test_mutants_are_killed(monkeypatch, target, mutant, claim_id):
     monkeypatch.setattr(C, target, mutant)
     claim = dataclasses.replace(fftheory.CLAIMS_BY_ID[claim_id], examples=())
-    assert run_claim(claim, profile=SMALL).status == "fails"
+    assert run_claim(claim, profile=MUTANT).status == "fails"
 
 
 def test_taylor_rate_one_is_rejected():
