@@ -148,3 +148,30 @@ def test_undefined_points_are_counted_and_left_out():
     assert zero.any()
     assert torch.equal(out.undefined, zero.sum(-1))
     assert (out.decided[zero[:, 0]] == 0).all()
+
+
+def test_a_case_with_nothing_decided_is_not_applicable():
+    out = C.from_points(torch.ones(3, 4, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.bool))
+    assert not out.applicable.any() and torch.isnan(out.margin).all()
+    assert not out.failed.any()
+
+
+def test_a_median_taylor_rate_far_from_two_fails_the_claim():
+    """Each case may show a rate above 2 (a vanishing second-order term), but not all of them."""
+
+    def rate_three(case):
+        B = case.W.shape[0]
+        ones = torch.ones(B, dtype=torch.long)
+        return C.Outcomes(torch.ones(B, dtype=torch.bool), torch.ones(B, dtype=torch.float64), ones, ones,
+                          rate=torch.full((B,), 3.0, dtype=torch.float64))
+
+    verdict = run_claim(_claim(rate_three), profile=TINY, min_cases=5)
+    assert verdict.status == "fails" and "median Taylor rate" in verdict.note
+
+
+def test_a_counterexample_row_fails_when_none_is_found():
+    claim = dataclasses.replace(_claim(_constant(True, 1.0)), expect="counterexample")
+    verdict = run_claim(claim, profile=TINY)
+    assert verdict.status == "fails" and verdict.note == "no counterexample found"
+    found = dataclasses.replace(_claim(_constant(True, -1.0)), expect="counterexample")
+    assert run_claim(found, profile=TINY).status == "holds"

@@ -106,3 +106,10 @@ def test_step_scale_is_finite_when_nothing_moves_to_first_order():
     assert V.abs().max() < 1e-12
     scale = fftheory.step_scale(fftheory.layer(W, X)[0], V, X)
     assert math.isfinite(scale.item()) and scale.item() < 10
+
+
+def test_crossing_bound_counts_only_units_moving_toward_zero():
+    Z = t([[0.5, -2.0, 3.0]])
+    V = t([[1.0, 1.0, -1.0]])  # unit 0 moves away from zero; unit 1 reaches it at eta 2, unit 2 at eta 3
+    assert fftheory.crossing_bound(Z, V).item() == pytest.approx(2.0)
+    assert fftheory.crossing_bound(t([[0.5]]), t([[1.0]])).item() == math.inf
