@@ -380,6 +380,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="fftheory-mutants-") as tmp:
         tmp = Path(tmp)
+        source = _source_label(ROOT)  # what the snapshot below holds
         base = snapshot(ROOT, tmp / "base")  # one snapshot: baseline and mutants see the same source
         for m in mutants:
             check_snippet(m, base)
@@ -420,7 +421,7 @@ def main(argv=None) -> int:
     if not args.no_write:
         info = dict(
             date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            source=_source_label(ROOT), command=command, profile=args.profile, seed=args.seed,
+            source=source, command=command, profile=args.profile, seed=args.seed,
             workers=args.workers, tests=args.tests, deselect=args.deselect, total=total,
         )
         args.output.write_text(markdown(results, baseline, info))
