@@ -30,6 +30,7 @@ from ._model import gram, layer
 from ._predict import goodness_gradient, linear_predictions, loss_weights
 from ._profiles import PROFILES, Profile
 from ._rules import Rule
+from ._step import rounding, take_step
 from ._symbolic import symbolic_form, symbolic_gradient
 from ._tolerance import allowance, compare
 from ._variants import Statement, Variant, as_variant
@@ -108,7 +109,7 @@ def symbolic_agreement(rule: Rule, goodness: Goodness):
     predictions built from it (Gram form) equal the autograd JVP predictions."""
 
     def check(case: Case) -> C.Outcomes:
-        step = C.take_step(case, rule, goodness=goodness)
+        step = take_step(case, rule, goodness=goodness)
         H, M = step.obs.H, (step.obs.H > 0).to(step.obs.H.dtype)
         grad_sym = symbolic_gradient(goodness, H)
         grad_auto = goodness_gradient(H, goodness)
@@ -131,7 +132,7 @@ def differentiable(rule: Rule, goodness: Goodness):
     difference quotients of g along dh agree (a kink or a top-k tie makes them differ)."""
 
     def check(case: Case) -> C.Outcomes:
-        step = C.take_step(case, rule, goodness=goodness)
+        step = take_step(case, rule, goodness=goodness)
         H = step.obs.H
         d = (H > 0).to(H.dtype) * step.V
         d_norm = d.norm(dim=-1, keepdim=True)
@@ -152,10 +153,10 @@ def hoyer_first_order(rule: Rule, goodness: Goodness, *, sign: int):
     to first order, and the real step stays within its error bound of that."""
 
     def check(case: Case) -> C.Outcomes:
-        step = C.take_step(case, rule, goodness=goodness)
+        step = take_step(case, rule, goodness=goodness)
         pred, obs = step.closed["hoyer"], step.obs.changes["hoyer"]
         first = 1 + sign * pred / allowance(step.sizes["hoyer"], "identity")
-        real = 1 + sign * obs / (step.bound["hoyer"] + C.rounding(step, "hoyer"))
+        real = 1 + sign * obs / (step.bound["hoyer"] + rounding(step, "hoyer"))
         margin = torch.minimum(first.clamp(max=1), real.clamp(max=1))
         return C.from_points(margin, step.clean & torch.isfinite(step.bound["hoyer"]))
 
@@ -167,7 +168,7 @@ def statement_check(statement: Statement, rule: Rule, goodness: Goodness):
     sign = {"increases": +1, "decreases": -1, "unchanged": 0}[statement.direction]
 
     def check(case: Case) -> C.Outcomes:
-        step = C.take_step(case, rule, goodness=goodness)
+        step = take_step(case, rule, goodness=goodness)
         obs = step.obs
         if statement.order == "first":
             q = statement.quantity
@@ -177,11 +178,11 @@ def statement_check(statement: Statement, rule: Rule, goodness: Goodness):
             change, allowed = obs.active_change, torch.full_like(obs.active_change, 0.5)
             valid = torch.ones_like(step.defined)
         else:
-            change, allowed = obs.changes[statement.quantity], C.rounding(step, statement.quantity)
-            after = C.measure(obs.H_new, goodness)[statement.quantity]
+            change, allowed = obs.changes[statement.quantity], rounding(step, statement.quantity)
+            after = obs.after[statement.quantity]
             valid = step.defined & ~torch.isnan(change) & ~torch.isnan(after)
             if sign == 0:
-                before = C.measure(obs.H, goodness)[statement.quantity].abs()
+                before = obs.before[statement.quantity].abs()
                 allowed = allowed + allowance(torch.nan_to_num(before), "unchanged")
         if statement.step == "small":
             valid &= ~obs.crossed

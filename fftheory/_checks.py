@@ -8,7 +8,6 @@ checks also count the points decided and the points that agreed.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import numpy as np
@@ -19,24 +18,10 @@ from torch import Tensor
 from ._cases import Case
 from ._goodness import Goodness, sum_of_squares
 from ._model import layer
-from ._predict import (
-    QUANTITIES,
-    Observation,
-    autograd_prediction,
-    step_scale,
-    error_bound,
-    goodness_gradient,
-    gradient_norms,
-    lemma_direction,
-    lemma_gram_direction,
-    linear_predictions,
-    loss_weights,
-    linear_term_sizes,
-    measure,
-    step_and_observe,
-)
+from ._predict import QUANTITIES, lemma_direction, step_scale
 from ._rules import RULES, Rule, apply_rule
-from ._theory import first_order_changes, point_coefficients, term_sizes, u_vectors
+from ._step import Step, rounding, step_on, take_step
+from ._theory import first_order_changes, point_coefficients, u_vectors
 from ._tolerance import TAYLOR_RATE_TOL, allowance, compare
 
 
@@ -106,137 +91,17 @@ def combine(*parts: Outcomes) -> Outcomes:
     )
 
 
-# --------------------------------------------------------------------------- one step
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One rule applied to a batch of cases, with everything the checks compare.
-
-    Shapes: eta (B,); V, U (B, N, n); every dict maps a quantity to (B, N).
-    `closed` is the theorem's closed form where one exists (sum of squares with
-    Hinton's loss or the batch rules), else the lemma's Gram form with the
-    explicit first-order formulas; `autograd` is the JVP along the W-gradient
-    step. The two are computed independently.
-    """
-
-    rule: Rule
-    goodness: Goodness
-    eta: Tensor
-    V: Tensor  # lemma direction: dz per unit eta (W-gradient, autograd)
-    U: Tensor | None  # the theorem's u_k (closed form), where one exists
-    obs: Observation
-    closed: dict[str, Tensor]
-    autograd: dict[str, Tensor]
-    bound: dict[str, Tensor]  # bound on |observed - predicted|
-    sizes: dict[str, Tensor]  # size of the closed forms' terms, for rounding allowances
-    z_size: Tensor  # max_p,k sum_j |x_kj| |w_pj|: the size rounding errors of z scale with, (B, 1, 1)
-
-    def z_rounding(self, tol: str = "rounding") -> Tensor:
-        """Allowance for the rounding error of any computed z, (B, 1, 1)."""
-        return allowance(self.z_size, tol)
-
-    @functools.cached_property
-    def measured(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
-        """Each quantity before and after the step, and its gradient norm before (computed once)."""
-        return (
-            measure(self.obs.H, self.goodness),
-            measure(self.obs.H_new, self.goodness),
-            gradient_norms(self.obs.H, self.goodness),
-        )
-
-    @property
-    def defined(self) -> Tensor:
-        """Points with a non-zero activation, where L2 and Hoyer are defined (B, N)."""
-        return self.obs.H.abs().sum(-1) > 0
-
-    @property
-    def clean(self) -> Tensor:
-        """Defined points with no unit crossing zero (B, N)."""
-        return ~self.obs.crossed & self.defined
-
-
-def has_closed_form(rule: Rule, goodness: Goodness) -> bool:
-    """Whether the paper's closed forms (Theorems 1, 2) cover this rule and goodness."""
-    return goodness is sum_of_squares and rule.loss in ("", "hinton")
-
-
-def take_step(
-    case: Case,
-    rule: Rule,
-    *,
-    goodness: Goodness = sum_of_squares,
-    eta: Tensor | None = None,
-    eta_fraction: float | None = None,
-) -> Step:
-    """Apply `rule` to every case at eta (default: the spec's fraction of the reference step)."""
-    frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
-    return step_on(rule, case.W, case.X, case.positive, case.theta, goodness=goodness, eta=eta, eta_fraction=frac)
-
-
-def step_on(
-    rule: Rule,
-    W: Tensor,
-    X: Tensor,
-    positive: Tensor,
-    theta: Tensor,
-    *,
-    goodness: Goodness = sum_of_squares,
-    eta: Tensor | None = None,
-    eta_fraction: float = 0.5,
-) -> Step:
-    """One step of `rule` on B layers and batches: W (B, n, m), X (B, N, m),
-    positive (B, N), theta (B,); eta (B,) or eta_fraction x the reference step."""
-    Z, H, M = layer(W, X)
-    kw = dict(goodness=goodness, positive=positive, theta=theta)
-    V = lemma_direction(rule, W, X, **kw)
-    if eta is None:
-        weights = loss_weights(rule, goodness(H), positive, theta)
-        eta = eta_fraction * step_scale(Z, V, X, goodness, weights)
-    obs = step_and_observe(rule, W, X, eta=eta, **kw)
-    # z = sum_j x_j w_pj: its rounding error scales with sum_j |x_j| |w_pj|.
-    operands = X.abs() @ (W.abs() + obs.W_new.abs()).transpose(-1, -2)
-    if has_closed_form(rule, goodness):
-        U = u_vectors(X, H, point_coefficients(rule, goodness(H), positive, theta))
-        closed, sizes = first_order_changes(H, U, eta), term_sizes(H, U, eta)
-    else:
-        U = None
-        dH_gram = eta[:, None, None] * M * lemma_gram_direction(rule, X, H, **kw)
-        grad_g = goodness_gradient(H, goodness)
-        closed, sizes = linear_predictions(H, dH_gram, grad_g), linear_term_sizes(H, dH_gram, grad_g)
-    dH_pred = eta[:, None, None] * M * V
-    return Step(
-        rule=rule,
-        goodness=goodness,
-        eta=eta,
-        V=V,
-        U=U,
-        obs=obs,
-        closed=closed,
-        autograd=autograd_prediction(H, dH_pred, goodness),
-        bound=error_bound(H, obs.H_new - obs.H, dH_pred, goodness),
-        sizes=sizes,
-        z_size=operands.amax((-1, -2), keepdim=True),
-    )
-
-
-def rounding(step: Step, q: str, tol: str = "rounding") -> Tensor:
-    """Rounding allowance for the observed change of q (B, N): the quantity's own
-    rounding plus what the rounding of z (per unit) moves it."""
-    before, after, grads = step.measured
-    n = step.obs.H.shape[-1]
-    moved = grads[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
-    return allowance(torch.nan_to_num(before[q].abs() + after[q].abs()), tol) + torch.nan_to_num(moved)
-
-
 # --------------------------------------------------------------------------- checks on one step
 # Each *_outcomes function judges one Step; `on_step` turns it into a check
 # factory (rule, goodness) -> (Case -> Outcomes), and `first_order` combines
 # several on a single step.
 
 def lemma_outcomes(step: Step) -> Outcomes:
-    """The real step changes z by exactly eta * V, V from the general lemma (single-stage rules)."""
+    """The real step changes z by exactly eta times the general lemma's Gram form
+    -sum_i a_ik l_i'(g_i) m_i * grad g(h_i) (single-stage rules)."""
     cmp = compare(
-        step.eta[:, None, None] * step.V, step.obs.Z_new - step.obs.Z, tol="identity", point_dims=2, floor=step.z_rounding()
+        step.eta[:, None, None] * step.V_gram, step.obs.Z_new - step.obs.Z, tol="identity", point_dims=2,
+        floor=step.z_rounding(),
     )
     return from_points(cmp.margin, torch.ones_like(cmp.margin, dtype=torch.bool), detail=cmp.describe())
 
@@ -365,23 +230,36 @@ TAYLOR_STABLE = 0.5  # max spread of their local slopes
 TAYLOR_QUANTITIES = ("goodness", "l2", "hoyer")  # L1 is linear on the active orthant: no remainder
 
 
+def _taylor_fractions(B: int, dtype: torch.dtype) -> Tensor:
+    """eta fractions TAYLOR_START * 2^-j for j < TAYLOR_STEPS, for B cases tiled j-minor: (B * TAYLOR_STEPS,)."""
+    fractions = TAYLOR_START * 2.0 ** -torch.arange(TAYLOR_STEPS, dtype=dtype)
+    return fractions.repeat(B)
+
+
+def _tile(t: Tensor) -> Tensor:
+    """Repeat each case TAYLOR_STEPS times along the case axis (all step sizes in one call)."""
+    return t.repeat_interleave(TAYLOR_STEPS, 0)
+
+
 def taylor_rate(rule: Rule, goodness: Goodness = sum_of_squares):
     """|observed - predicted| shrinks like eta^2: fitted log-log rate within
-    TAYLOR_RATE_TOL of 2, for goodness, L2 and Hoyer. Reported rate: median."""
+    TAYLOR_RATE_TOL of 2, for goodness, L2 and Hoyer. Reported rate: median.
+
+    The TAYLOR_STEPS step sizes of every case are taken in one batched step."""
 
     def check(case: Case) -> Outcomes:
-        shape = (case.W.shape[0], TAYLOR_STEPS)
-        errors = {q: np.zeros(shape) for q in TAYLOR_QUANTITIES}
-        floors = {q: np.zeros(shape) for q in TAYLOR_QUANTITIES}
-        etas = np.zeros(shape)
-        for j in range(TAYLOR_STEPS):
-            step = take_step(case, rule, goodness=goodness, eta_fraction=TAYLOR_START * 2.0**-j)
-            etas[:, j] = step.eta.numpy()
-            for q in TAYLOR_QUANTITIES:
-                err = torch.where(step.clean, (step.obs.changes[q] - step.closed[q]).abs(), 0.0)
-                errors[q][:, j] = torch.nan_to_num(err, nan=0.0).amax(-1).numpy()
-                floors[q][:, j] = torch.nan_to_num(rounding(step, q, "taylor-floor")).amax(-1).numpy()
-        rates = torch.from_numpy(np.stack([_fit_rates(etas, errors[q], floors[q]) for q in TAYLOR_QUANTITIES], -1))
+        B = case.W.shape[0]
+        step = step_on(rule, *map(_tile, (case.W, case.X, case.positive, case.theta)), goodness=goodness,
+                       eta_fraction=_taylor_fractions(B, case.W.dtype))
+        per_case = lambda t: t.reshape(B, TAYLOR_STEPS).numpy()  # noqa: E731
+        etas = per_case(step.eta)
+        rates = []
+        for q in TAYLOR_QUANTITIES:
+            err = torch.where(step.clean, (step.obs.changes[q] - step.closed[q]).abs(), 0.0)
+            error = per_case(torch.nan_to_num(err, nan=0.0).amax(-1))
+            floor = per_case(torch.nan_to_num(rounding(step, q, "taylor-floor")).amax(-1))
+            rates.append(_fit_rates(etas, error, floor))
+        rates = torch.from_numpy(np.stack(rates, -1))
         out = from_points(_rate_margin(rates), ~torch.isnan(rates))
         return dataclasses.replace(out, rate=rates.nanmedian(-1).values)
 
@@ -393,18 +271,15 @@ def two_step_second_order(case: Case) -> Outcomes:
     sim, two = RULES["ff-simultaneous"], RULES["ff-two-step"]
     Z, _, _ = layer(case.W, case.X)
     V = lemma_direction(sim, case.W, case.X, positive=case.positive, theta=case.theta)
-    base = step_scale(Z, V, case.X)
     B = case.W.shape[0]
-    errors, floors, etas = np.zeros((B, TAYLOR_STEPS)), np.zeros((B, TAYLOR_STEPS)), np.zeros((B, TAYLOR_STEPS))
-    for j in range(TAYLOR_STEPS):
-        eta = TAYLOR_START * 2.0**-j * base
-        kw = dict(eta=eta, positive=case.positive, theta=case.theta)
-        Z_sim, _, _ = layer(apply_rule(sim, case.W, case.X, **kw), case.X)
-        Z_two, _, _ = layer(apply_rule(two, case.W, case.X, **kw), case.X)
-        errors[:, j] = (Z_two - Z_sim).abs().flatten(1).amax(1).numpy()
-        floors[:, j] = allowance(Z.abs().flatten(1).amax(1), "taylor-floor").numpy()
-        etas[:, j] = eta.numpy()
-    rates = torch.from_numpy(_fit_rates(etas, errors, floors))
+    eta = _taylor_fractions(B, Z.dtype) * _tile(step_scale(Z, V, case.X))
+    W, X = _tile(case.W), _tile(case.X)
+    kw = dict(eta=eta, positive=_tile(case.positive), theta=_tile(case.theta))
+    Z_sim, _, _ = layer(apply_rule(sim, W, X, **kw), X)
+    Z_two, _, _ = layer(apply_rule(two, W, X, **kw), X)
+    errors = (Z_two - Z_sim).abs().flatten(1).amax(1).reshape(B, TAYLOR_STEPS).numpy()
+    floors = allowance(Z.abs().flatten(1).amax(1), "taylor-floor")[:, None].expand(B, TAYLOR_STEPS).numpy()
+    rates = torch.from_numpy(_fit_rates(eta.reshape(B, TAYLOR_STEPS).numpy(), errors, floors))
     applicable = ~torch.isnan(rates)
     out = from_points(_rate_margin(rates)[:, None], applicable[:, None])
     return dataclasses.replace(out, rate=rates)
@@ -468,8 +343,8 @@ def hoyer_criterion(rule: Rule, goodness: Goodness = sum_of_squares):
 
     def check(case: Case) -> Outcomes:
         step = take_step(case, rule, goodness=goodness)
-        H, H_new = step.obs.H, step.obs.H_new
-        before, after = measure(H), measure(H_new)
+        H = step.obs.H
+        before, after = step.obs.before, step.obs.after
         L1, L2, n = before["l1"], before["l2"], H.shape[-1]
         lhs = (math.sqrt(n) - 1) * step.closed["hoyer"]
         rhs = (L1 / L2) * (step.closed["l2"] / L2 - step.closed["l1"] / L1)
@@ -505,7 +380,7 @@ def sparsity_unchanged(case: Case) -> Outcomes:
     a_kk = (case.X * case.X).sum(-1)
     eta = case.spec.eta_fraction / (2 * a_kk.amax(-1))
     step = take_step(case, RULES["batch-decrease"], eta=eta)
-    S, S_new = measure(step.obs.H)["hoyer"], measure(step.obs.H_new)["hoyer"]
+    S, S_new = step.obs.before["hoyer"], step.obs.after["hoyer"]
     cmp = compare(S_new, S, tol="unchanged")
     return from_points(cmp.margin, step.obs.H.abs().sum(-1) > 0, detail=cmp.describe())
 
@@ -532,7 +407,7 @@ def constant_u_nonnegative(case: Case) -> Outcomes:
     # In between: dS >= 0 up to rounding.
     flat, spread_out = spread <= 1e-9, spread >= 1e-3
     sign_ok = torch.where(flat, 1 - dS.abs() / tiny, torch.where(spread_out, dS / tiny - 1, 1 + dS / tiny))
-    unchanged = compare(measure(step.obs.H_new)["hoyer"][:, 0], measure(step.obs.H)["hoyer"][:, 0], tol="unchanged")
+    unchanged = compare(step.obs.after["hoyer"][:, 0], step.obs.before["hoyer"][:, 0], tol="unchanged")
     exact_ok = torch.where(flat & ~step.obs.crossed[:, 0], unchanged.margin, torch.inf)
     margin = torch.stack([built, sign_ok.clamp(max=1.0), exact_ok], -1).amin(-1)
     return from_points(margin[:, None], (c > 0)[:, None])

@@ -46,6 +46,11 @@ def lemma_direction(
     grad = weight_gradient(
         rule.first_order_objective, W, X, goodness=goodness, positive=positive, theta=theta_t
     )
+    return direction_from_gradient(X, grad)
+
+
+def direction_from_gradient(X: Tensor, grad: Tensor) -> Tensor:
+    """dz per unit eta of the step W <- W - eta grad: -X grad^T, (..., N, n)."""
     return -X @ grad.transpose(-1, -2)
 
 
@@ -157,35 +162,52 @@ class Observation:
     """What a real step did. Every tensor has shape (..., N) unless noted.
 
     Attributes:
-      W_new: the updated weights (..., n, m).
+      W, W_new: the weights before and after the step (..., n, m).
       Z, H: before the step, (..., N, n). Z_new, H_new: after it.
-      changes: quantity -> observed change (new - old).
+      before, after: quantity -> its value before / after the step.
+      changes: quantity -> observed change (after - before).
       crossed: whether any unit of the point changed sign (crossed zero).
       active_change: change in the number of active units.
     """
 
+    W: Tensor
     W_new: Tensor
     Z: Tensor
     H: Tensor
     Z_new: Tensor
     H_new: Tensor
+    before: dict[str, Tensor]
+    after: dict[str, Tensor]
     changes: dict[str, Tensor]
     crossed: Tensor
     active_change: Tensor
 
 
-def observe(W: Tensor, W_new: Tensor, X: Tensor, goodness: Goodness = sum_of_squares) -> Observation:
-    """Measure every point before and after the update W -> W_new."""
-    Z, H, _ = layer(W, X)
+def observe(
+    W: Tensor,
+    W_new: Tensor,
+    X: Tensor,
+    goodness: Goodness = sum_of_squares,
+    *,
+    before: tuple[Tensor, Tensor] | None = None,
+) -> Observation:
+    """Measure every point before and after the update W -> W_new.
+
+    `before` = (Z, H) at W, if the caller has them already (saves a forward pass).
+    """
+    Z, H = layer(W, X)[:2] if before is None else before
     Z_new, H_new, _ = layer(W_new, X)
     before, after = measure(H, goodness), measure(H_new, goodness)
     crossed = ((Z > 0) != (Z_new > 0)).any(-1)
     return Observation(
+        W=W,
         W_new=W_new,
         Z=Z,
         H=H,
         Z_new=Z_new,
         H_new=H_new,
+        before=before,
+        after=after,
         changes={q: after[q] - before[q] for q in QUANTITIES},
         crossed=crossed,
         active_change=active_count(H_new) - active_count(H),
@@ -234,18 +256,31 @@ def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) 
 
 
 def gradient_norms(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
-    """||grad_h q(h)||_2 of every quantity at every point, each (..., N)."""
-    H = H.detach().requires_grad_(True)
-    values = measure(H, goodness)
-    norms = {}
-    for q in QUANTITIES:
-        (grad,) = torch.autograd.grad(values[q].nansum(), H, retain_graph=True)
-        norms[q] = l2(grad)
-    return norms
+    """||grad_h q(h)||_2 of every quantity at every point, each (..., N).
+
+    The goodness by autograd; L1, L2 and Hoyer from their gradients sign(h),
+    h / ||h||_2 and -(sign(h)/||h||_2 - ||h||_1 h/||h||_2^3)/(sqrt(n) - 1)
+    (NaN where h = 0 for L2 and Hoyer; tests compare them with autograd).
+    """
+    S = torch.sign(H)
+    L1, L2 = l1(H), l2(H)
+    n = H.shape[-1]
+    hoyer_grad = (S / L2[..., None] - (L1 / L2**3)[..., None] * H) / (math.sqrt(n) - 1) if n > 1 else H * math.nan
+    return {
+        "goodness": l2(goodness_gradient(H, goodness)),
+        "l1": l2(S),
+        "l2": L2 / L2,
+        "hoyer": l2(hoyer_grad),
+    }
 
 
 def error_bound(
-    H: Tensor, dH_observed: Tensor, dH_predicted: Tensor, goodness: Goodness = sum_of_squares
+    H: Tensor,
+    dH_observed: Tensor,
+    dH_predicted: Tensor,
+    goodness: Goodness = sum_of_squares,
+    *,
+    norms: dict[str, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """Bound on |observed - predicted| for each quantity, for points crossing no zero.
 
@@ -255,65 +290,5 @@ def error_bound(
     """
     remainder = remainder_bound(H, dH_observed, goodness)
     missed = l2(dH_observed - dH_predicted)
-    grads = gradient_norms(H, goodness)
+    grads = gradient_norms(H, goodness) if norms is None else norms
     return {q: remainder[q] + grads[q] * missed for q in QUANTITIES}
-
-
-def predict_points(
-    rule: Rule,
-    W: Tensor,
-    X: Tensor,
-    *,
-    eta: float | None = None,
-    theta: float = 0.0,
-    positive: Tensor | None = None,
-    goodness: Goodness = sum_of_squares,
-) -> dict:
-    """Predicted (first-order, autograd lemma) and observed changes for every point of one layer.
-
-    Args:
-      W: (n, m) float64. X: (N, m) float64. positive: bool (N,) for the ff rules.
-      eta: step size; default 0.1 * the reference step `step_scale`.
-    Returns:
-      {"rule", "eta", "theta", "eta_reference", "points": [{"index", "predicted",
-      "observed", "bound", "crossed"}]}, quantities goodness, l1, l2, hoyer;
-      a bound is the rigorous error bound (null where the point crossed zero;
-      Infinity for a goodness without a remainder bound).
-    """
-    theta_t = torch.tensor(float(theta), dtype=W.dtype)
-    Z, H, M = layer(W, X)
-    V = lemma_direction(rule, W, X, goodness=goodness, positive=positive, theta=theta_t)
-    if positive is None:
-        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
-    weights = loss_weights(rule, goodness(H), positive, theta_t)
-    reference = float(step_scale(Z, V, X, goodness, weights))
-    eta_t = torch.tensor(0.1 * reference if eta is None else float(eta), dtype=W.dtype)
-    obs = step_and_observe(rule, W, X, eta=eta_t, goodness=goodness, positive=positive, theta=theta_t)
-    dH_pred = eta_t * M * V
-    predicted = autograd_prediction(H, dH_pred, goodness)
-    bound = error_bound(H, obs.H_new - H, dH_pred, goodness)
-
-    def number(t: Tensor) -> float | None:
-        value = float(t)
-        return None if math.isnan(value) else value
-
-    points = []
-    for k in range(X.shape[0]):
-        crossed = bool(obs.crossed[k])
-        points.append(
-            {
-                "index": k,
-                "predicted": {q: number(predicted[q][k]) for q in QUANTITIES},
-                "observed": {q: number(obs.changes[q][k]) for q in QUANTITIES},
-                "bound": None if crossed else {q: number(bound[q][k]) for q in QUANTITIES},
-                "crossed": crossed,
-            }
-        )
-    return {
-        "rule": rule.name,
-        "loss": rule.loss or None,
-        "eta": float(eta_t),
-        "theta": float(theta) if rule.needs_labels else None,
-        "eta_reference": reference,
-        "points": points,
-    }

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._cases import CaseSpec, build
 from ._check_variant import VariantReport, variant_claims, with_theta
-from ._checks import take_step
+from ._step import take_step
 from ._io import write_atomic, write_json
 from ._variants import Variant
 

@@ -79,7 +79,8 @@ def _stored(arrays: dict, name: str, kind: type):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ._predict import QUANTITIES, predict_points
+    from ._predict import QUANTITIES
+    from ._step import predict_points
     from ._variants import TargetError, load_target
 
     arrays = load_case_file(args.case)

@@ -113,3 +113,23 @@ def test_crossing_bound_counts_only_units_moving_toward_zero():
     V = t([[1.0, 1.0, -1.0]])  # unit 0 moves away from zero; unit 1 reaches it at eta 2, unit 2 at eta 3
     assert fftheory.crossing_bound(Z, V).item() == pytest.approx(2.0)
     assert fftheory.crossing_bound(t([[0.5]]), t([[1.0]])).item() == math.inf
+
+
+@pytest.mark.parametrize("goodness", ["sum-of-squares", "l1", "log-sum-exp"])
+def test_gradient_norms_match_autograd(goodness):
+    """The analytic gradients of L1, L2 and Hoyer (used for bounds and rounding) are autograd's."""
+    from fftheory._predict import gradient_norms, measure
+
+    g = fftheory.GOODNESS[goodness]
+    H = torch.relu(torch.randn(3, 5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    H[0, 0] = 0.0  # an undefined point: no L2 direction, no Hoyer sparsity
+    got = gradient_norms(H, g)
+    Hg = H.clone().requires_grad_(True)
+    values = measure(Hg, g)
+    defined = H.abs().sum(-1) > 0
+    for q, value in values.items():
+        (grad,) = torch.autograd.grad(value[defined].sum(), Hg)
+        want = fftheory.l2(grad)[defined]
+        cmp = compare(got[q][defined], want, tol="identity")
+        assert (cmp.margin > 0).all(), f"{q}: {cmp.describe()}"
+    assert torch.isnan(got["hoyer"][0, 0]) and torch.isnan(got["l2"][0, 0])

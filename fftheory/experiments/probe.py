@@ -19,7 +19,7 @@ from scipy import stats
 from torch import Tensor
 
 from .. import QUANTITIES, Rule
-from .._checks import rounding, step_on
+from .._step import rounding, step_on
 
 CONFIDENCE = 0.95
 

@@ -1,0 +1,244 @@
+"""One rule applied to a batch of cases, with everything the checks compare.
+
+`step_on` computes the forward pass and the rule's W-gradient once and takes
+the real step; the rest (closed forms, the JVP prediction, error bounds,
+rounding allowances) is computed on first use and cached, so a check pays
+only for what it reads. `predict_points` is the same step on one layer, as
+plain numbers for `fftheory predict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import torch
+from torch import Tensor
+
+from ._cases import Case
+from ._goodness import Goodness, sum_of_squares
+from ._model import layer
+from ._predict import (
+    QUANTITIES,
+    Observation,
+    autograd_prediction,
+    direction_from_gradient,
+    error_bound,
+    goodness_gradient,
+    gradient_norms,
+    lemma_gram_direction,
+    linear_predictions,
+    linear_term_sizes,
+    loss_weights,
+    observe,
+    step_scale,
+)
+from ._rules import Rule, apply_rule, weight_gradient
+from ._theory import first_order_changes, point_coefficients, term_sizes, u_vectors
+from ._tolerance import allowance
+
+
+def has_closed_form(rule: Rule, goodness: Goodness) -> bool:
+    """Whether the paper's closed forms (Theorems 1, 2) cover this rule and goodness."""
+    return goodness is sum_of_squares and rule.loss in ("", "hinton")
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One rule applied to B cases. Shapes: eta (B,); V (B, N, n); dicts map a quantity to (B, N).
+
+    `closed` is the theorem's closed form where one exists (sum of squares with
+    Hinton's loss or the batch rules), else the lemma's Gram form with the
+    explicit first-order formulas; `autograd` is the JVP along the W-gradient
+    step. The two are computed independently. Derived fields are cached.
+    """
+
+    rule: Rule
+    goodness: Goodness
+    X: Tensor
+    positive: Tensor
+    theta: Tensor
+    eta: Tensor
+    V: Tensor  # dz per unit eta along the W-gradient (autograd)
+    obs: Observation
+
+    @property
+    def M(self) -> Tensor:
+        return (self.obs.Z > 0).to(self.obs.Z.dtype)
+
+    @functools.cached_property
+    def _first_order(self) -> tuple[Tensor | None, dict[str, Tensor], dict[str, Tensor]]:
+        H, eta = self.obs.H, self.eta
+        if has_closed_form(self.rule, self.goodness):
+            U = u_vectors(self.X, H, point_coefficients(self.rule, self.goodness(H), self.positive, self.theta))
+            return U, first_order_changes(H, U, eta), term_sizes(H, U, eta)
+        dH = eta[:, None, None] * self.M * self.V_gram
+        grad_g = goodness_gradient(H, self.goodness)
+        return None, linear_predictions(H, dH, grad_g), linear_term_sizes(H, dH, grad_g)
+
+    @property
+    def U(self) -> Tensor | None:
+        """The theorem's u_k (B, N, n), where a closed form exists."""
+        return self._first_order[0]
+
+    @property
+    def closed(self) -> dict[str, Tensor]:
+        return self._first_order[1]
+
+    @property
+    def sizes(self) -> dict[str, Tensor]:
+        """Size of the closed forms' terms, for rounding allowances."""
+        return self._first_order[2]
+
+    @functools.cached_property
+    def V_gram(self) -> Tensor:
+        """The lemma in its Gram form, dz per unit eta (B, N, n); independent of V."""
+        return lemma_gram_direction(
+            self.rule, self.X, self.obs.H, goodness=self.goodness, positive=self.positive, theta=self.theta
+        )
+
+    @functools.cached_property
+    def dH_predicted(self) -> Tensor:
+        """First-order activation step eta m_k * v_k (B, N, n)."""
+        return self.eta[:, None, None] * self.M * self.V
+
+    @functools.cached_property
+    def autograd(self) -> dict[str, Tensor]:
+        return autograd_prediction(self.obs.H, self.dH_predicted, self.goodness)
+
+    @functools.cached_property
+    def grad_norms(self) -> dict[str, Tensor]:
+        """||grad q|| of every quantity at every point before the step."""
+        return gradient_norms(self.obs.H, self.goodness)
+
+    @functools.cached_property
+    def bound(self) -> dict[str, Tensor]:
+        """Bound on |observed - predicted| per quantity (B, N)."""
+        return error_bound(self.obs.H, self.obs.H_new - self.obs.H, self.dH_predicted, self.goodness,
+                           norms=self.grad_norms)
+
+    @functools.cached_property
+    def z_size(self) -> Tensor:
+        """max_p,k sum_j |x_kj| (|w_pj| + |w'_pj|), (B, 1, 1): rounding errors of z scale with it."""
+        operands = self.X.abs() @ (self.obs.W.abs() + self.obs.W_new.abs()).transpose(-1, -2)
+        return operands.amax((-1, -2), keepdim=True)
+
+    def z_rounding(self, tol: str = "rounding") -> Tensor:
+        """Allowance for the rounding error of any computed z, (B, 1, 1)."""
+        return allowance(self.z_size, tol)
+
+    @property
+    def defined(self) -> Tensor:
+        """Points with a non-zero activation, where L2 and Hoyer are defined (B, N)."""
+        return self.obs.H.abs().sum(-1) > 0
+
+    @property
+    def clean(self) -> Tensor:
+        """Defined points with no unit crossing zero (B, N)."""
+        return ~self.obs.crossed & self.defined
+
+
+def rounding(step: Step, q: str, tol: str = "rounding") -> Tensor:
+    """Rounding allowance for the observed change of q (B, N): the quantity's own
+    rounding plus what the rounding of z (per unit) moves it."""
+    before, after = step.obs.before[q], step.obs.after[q]
+    n = step.obs.H.shape[-1]
+    moved = step.grad_norms[q] * math.sqrt(n) * step.z_rounding(tol)[..., 0]
+    return allowance(torch.nan_to_num(before.abs() + after.abs()), tol) + torch.nan_to_num(moved)
+
+
+def step_on(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    positive: Tensor,
+    theta: Tensor,
+    *,
+    goodness: Goodness = sum_of_squares,
+    eta: Tensor | None = None,
+    eta_fraction: Tensor | float = 0.5,
+) -> Step:
+    """One step of `rule` on B layers and batches: W (B, n, m), X (B, N, m),
+    positive (B, N), theta (B,); eta (B,), or eta_fraction (scalar or (B,)) x
+    the reference step `step_scale`."""
+    Z, H, _ = layer(W, X)
+    grad = weight_gradient(rule.first_order_objective, W, X, goodness=goodness, positive=positive, theta=theta)
+    V = direction_from_gradient(X, grad)
+    if eta is None:
+        weights = loss_weights(rule, goodness(H), positive, theta)
+        eta = eta_fraction * step_scale(Z, V, X, goodness, weights)
+    if len(rule.stages) == 1:  # the step is W - eta dL/dW with the gradient just taken
+        W_new = W.detach() - eta[:, None, None] * grad
+    else:
+        W_new = apply_rule(rule, W, X, eta=eta, goodness=goodness, positive=positive, theta=theta)
+    obs = observe(W, W_new, X, goodness, before=(Z, H))
+    return Step(rule=rule, goodness=goodness, X=X, positive=positive, theta=theta, eta=eta, V=V, obs=obs)
+
+
+def take_step(
+    case: Case,
+    rule: Rule,
+    *,
+    goodness: Goodness = sum_of_squares,
+    eta: Tensor | None = None,
+    eta_fraction: Tensor | float | None = None,
+) -> Step:
+    """Apply `rule` to every case at eta (default: the spec's fraction of the reference step)."""
+    frac = case.spec.eta_fraction if eta_fraction is None else eta_fraction
+    return step_on(rule, case.W, case.X, case.positive, case.theta, goodness=goodness, eta=eta, eta_fraction=frac)
+
+
+def predict_points(
+    rule: Rule,
+    W: Tensor,
+    X: Tensor,
+    *,
+    eta: float | None = None,
+    theta: float = 0.0,
+    positive: Tensor | None = None,
+    goodness: Goodness = sum_of_squares,
+) -> dict:
+    """Predicted (first-order, autograd lemma) and observed changes for every point of one layer.
+
+    Args:
+      W: (n, m) float64. X: (N, m) float64. positive: bool (N,) for the ff rules.
+      eta: step size; default 0.1 * the reference step `step_scale`.
+    Returns:
+      {"rule", "eta", "theta", "eta_reference", "points": [{"index", "predicted",
+      "observed", "bound", "crossed"}]}, quantities goodness, l1, l2, hoyer;
+      a bound is the rigorous error bound (null where the point crossed zero;
+      Infinity for a goodness without a remainder bound).
+    """
+    if positive is None:
+        positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
+    theta_t = torch.tensor([float(theta)], dtype=W.dtype)
+    args = (rule, W[None], X[None], positive[None], theta_t)
+    reference = step_on(*args, goodness=goodness, eta_fraction=1.0).eta
+    eta_t = 0.1 * reference if eta is None else torch.tensor([float(eta)], dtype=W.dtype)
+    step = step_on(*args, goodness=goodness, eta=eta_t)
+
+    def number(t: Tensor) -> float | None:
+        value = float(t)
+        return None if math.isnan(value) else value
+
+    points = []
+    for k in range(X.shape[0]):
+        crossed = bool(step.obs.crossed[0, k])
+        points.append(
+            {
+                "index": k,
+                "predicted": {q: number(step.autograd[q][0, k]) for q in QUANTITIES},
+                "observed": {q: number(step.obs.changes[q][0, k]) for q in QUANTITIES},
+                "bound": None if crossed else {q: number(step.bound[q][0, k]) for q in QUANTITIES},
+                "crossed": crossed,
+            }
+        )
+    return {
+        "rule": rule.name,
+        "loss": rule.loss or None,
+        "eta": float(eta_t),
+        "theta": float(theta) if rule.needs_labels else None,
+        "eta_reference": float(reference),
+        "points": points,
+    }
