@@ -38,8 +38,7 @@ import torch
 
 import fftheory
 from fftheory import _checks as C
-from fftheory import _predict as P
-from fftheory import _theory as T
+from fftheory import _step as S
 from fftheory._model import layer
 from fftheory._rules import RULES
 from fftheory._tolerance import TOLERANCES, allowance
@@ -170,18 +169,18 @@ def baseline_loop(case: fftheory.Case) -> list[dict]:
 
 def engine_check(case: fftheory.Case) -> tuple[C.Outcomes, C.Outcomes]:
     """The package's batched Theorem 1 check on all B cases at once."""
-    step = C.take_step(case, DEC)
+    step = S.take_step(case, DEC)
     return C.sign_outcomes(step), C.bound_outcomes(step)
 
 
 def engine_point_decisions(case: fftheory.Case) -> dict:
     """The engine's per-point decisions (B, N, 4), built from its Step as sign_outcomes
     and bound_outcomes build them; plus the aggregated Outcomes."""
-    step = C.take_step(case, DEC)
+    step = S.take_step(case, DEC)
     decided, agreed, applicable, ok = [], [], [], []
     for q in QUANTITIES:
         pred, obs = step.closed[q], step.obs.changes[q]
-        allowed = step.bound[q] + C.rounding(step, q)
+        allowed = step.bound[q] + S.rounding(step, q)
         d = step.clean & (pred.abs() > allowed)
         decided.append(d)
         agreed.append(d & (obs * torch.sign(pred) > 0))
@@ -203,38 +202,6 @@ def engine_point_decisions(case: fftheory.Case) -> dict:
 def forward(case: fftheory.Case) -> torch.Tensor:
     """The floor: one batched forward pass."""
     return torch.relu(case.X @ case.W.transpose(-1, -2))
-
-
-class _RoundingOnce:
-    """What-if (runtime patch, no package edit): `rounding` computed once per step for
-    all quantities instead of once per (check, quantity)."""
-
-    def __init__(self) -> None:
-        self.cache: dict = {}
-        self.original = C.rounding
-
-    def __call__(self, step, q, tol="rounding"):
-        key = (id(step), tol)
-        if key not in self.cache:
-            before, after = P.measure(step.obs.H, step.goodness), P.measure(step.obs.H_new, step.goodness)
-            norms = P.gradient_norms(step.obs.H, step.goodness)
-            n = step.obs.H.shape[-1]
-            z = step.z_rounding(tol)[..., 0]
-            out = {
-                k: allowance(torch.nan_to_num(before[k].abs() + after[k].abs()), tol)
-                + torch.nan_to_num(norms[k] * math.sqrt(n) * z)
-                for k in QUANTITIES
-            }
-            self.cache[key] = (step, out)  # keep the step alive so its id stays unique
-        return self.cache[key][1][q]
-
-    def __enter__(self):
-        C.rounding = self
-        return self
-
-    def __exit__(self, *exc):
-        C.rounding = self.original
-        self.cache.clear()
 
 
 # --------------------------------------------------------------------------- timing
@@ -284,7 +251,7 @@ def section_reference(cfg: dict) -> dict:
     case = build(cfg["loop_cases"], seed=1)
     out["baseline"] = rate(timed(lambda: baseline_loop(case), repeats=cfg["repeats"]), cfg["loop_cases"])
     # (b) the engine at several B, and the floor at the same B
-    engine, floor, lean, cached = {}, {}, {}, {}
+    engine, floor, lean = {}, {}, {}
     for B in cfg["batches"]:
         case = build(B, seed=2)
         reps = cfg["repeats"] if B <= 1024 else max(2, cfg["repeats"] // 2)
@@ -292,12 +259,6 @@ def section_reference(cfg: dict) -> dict:
         inner = max(1, 20_000 // B)
         floor[B] = rate(timed(lambda: forward(case), repeats=max(5, cfg["repeats"]), inner=inner), B)
         lean[B] = rate(timed(lambda: theorem1_check(case.W, case.X, case.spec.eta_fraction), repeats=reps), B)
-        with _RoundingOnce() as patch:
-            def run():
-                engine_check(case)
-                patch.cache.clear()
-
-            cached[B] = rate(timed(run, repeats=reps), B)
     best = max(engine, key=lambda B: engine[B]["cases_per_s"])
     out["engine"] = {"by_batch": {str(B): v for B, v in engine.items()}, "best_batch": best,
                      "cases_per_s": engine[best]["cases_per_s"]}
@@ -306,9 +267,6 @@ def section_reference(cfg: dict) -> dict:
     lean_best = max(lean, key=lambda B: lean[B]["cases_per_s"])
     out["lean_batched"] = {"by_batch": {str(B): v for B, v in lean.items()}, "best_batch": lean_best,
                            "cases_per_s": lean[lean_best]["cases_per_s"]}
-    cached_best = max(cached, key=lambda B: cached[B]["cases_per_s"])
-    out["engine_rounding_once"] = {"by_batch": {str(B): v for B, v in cached.items()}, "best_batch": cached_best,
-                                   "cases_per_s": cached[cached_best]["cases_per_s"]}
     out["interleaved"] = interleaved(best, cfg)
     if cfg.get("compile"):
         out["compiled_lean"] = compiled_lean(lean_best, cfg)
@@ -363,40 +321,39 @@ def compiled_lean(B: int, cfg: dict) -> dict:
 
 
 def engine_pieces(case: fftheory.Case, cfg: dict) -> dict:
-    """CPU seconds of the pieces of take_step + sign_outcomes + bound_outcomes on one batch."""
-    W, X = case.W, case.X
-    kw = dict(positive=case.positive, theta=case.theta)
+    """CPU seconds of the pieces of take_step + sign_outcomes + bound_outcomes on one batch.
+
+    Each derived field of a Step is computed on first use and cached, so each
+    piece is timed on a fresh Step with the fields it reads already computed."""
     g = fftheory.sum_of_squares
-    Z, H, M = layer(W, X)
-    V = P.lemma_direction(DEC, W, X, **kw)
-    weights = P.loss_weights(DEC, g(H), case.positive, case.theta)
-    eta = case.spec.eta_fraction * P.step_scale(Z, V, X, g, weights)
-    obs = P.step_and_observe(DEC, W, X, eta=eta, **kw)
-    U = T.u_vectors(X, H, T.point_coefficients(DEC, g(H), case.positive, case.theta))
-    dH_pred = eta[:, None, None] * M * V
-    step = C.take_step(case, DEC)
-    pieces = {
-        "take_step (total)": lambda: C.take_step(case, DEC),
-        "  layer (forward)": lambda: layer(W, X),
-        "  lemma_direction (autograd W-gradient)": lambda: P.lemma_direction(DEC, W, X, **kw),
-        "  loss_weights + step_scale": lambda: P.step_scale(Z, V, X, g, P.loss_weights(DEC, g(H), case.positive, case.theta)),
-        "  apply_rule (same W-gradient again)": lambda: fftheory.apply_rule(DEC, W, X, eta=eta),
-        "  observe (forward before again, after)": lambda: P.observe(W, obs.W_new, X),
-        "  z_size operands |X| (|W|+|W'|)^T": lambda: (X.abs() @ (W.abs() + obs.W_new.abs()).transpose(-1, -2)).amax((-1, -2)),
-        "  u_vectors + first_order_changes": lambda: T.first_order_changes(
-            H, T.u_vectors(X, H, T.point_coefficients(DEC, g(H), case.positive, case.theta)), eta),
-        "  term_sizes (unused by sign/bound)": lambda: T.term_sizes(H, U, eta),
-        "  autograd_prediction jvp (unused by sign/bound)": lambda: P.autograd_prediction(H, dH_pred),
-        "  error_bound (incl. gradient_norms)": lambda: P.error_bound(H, obs.H_new - H, dH_pred),
-        "sign_outcomes (4 x rounding)": lambda: C.sign_outcomes(step),
-        "bound_outcomes (4 x rounding)": lambda: C.bound_outcomes(step),
-        "rounding, one call (2 x measure + gradient_norms)": lambda: C.rounding(step, "hoyer"),
-        "gradient_norms, one call (4 autograd passes)": lambda: P.gradient_norms(H),
-    }
-    B = W.shape[0]
+    W, X = case.W, case.X
+
+    def fresh(*fields):
+        step = S.take_step(case, DEC)
+        for f in fields:
+            getattr(step, f)
+        return step
+
+    def piece(fn, *fields):
+        steps = iter([fresh(*fields) for _ in range(reps + 1)])
+        return timed(lambda: fn(next(steps)), repeats=reps)["cpu_s"]
+
     reps = max(3, cfg["repeats"])
-    return {"batch": B, "cpu_s": {k: timed(f, repeats=reps)["cpu_s"] for k, f in pieces.items()},
-            "rounding_calls_per_check": 2 * len(QUANTITIES)}
+    grad = lambda: fftheory._rules.weight_gradient(  # noqa: E731
+        DEC.first_order_objective, W, X, goodness=g, positive=case.positive, theta=case.theta)
+    pieces = {
+        "take_step (forward, W-gradient, step size, real step, observe)": timed(
+            lambda: S.take_step(case, DEC), repeats=reps)["cpu_s"],
+        "  layer (forward)": timed(lambda: layer(W, X), repeats=reps)["cpu_s"],
+        "  weight_gradient (autograd)": timed(grad, repeats=reps)["cpu_s"],
+        "closed forms u_k + first-order changes + term sizes": piece(lambda s: s.closed),
+        "gradient norms (bounds, rounding)": piece(lambda s: s.grad_norms),
+        "error bound": piece(lambda s: s.bound, "grad_norms", "dH_predicted"),
+        "sign_outcomes (cached fields)": piece(C.sign_outcomes, "closed", "bound", "z_size"),
+        "bound_outcomes (cached fields)": piece(C.bound_outcomes, "closed", "bound", "z_size"),
+        "JVP prediction (not read by sign/bound)": piece(lambda s: s.autograd, "dH_predicted"),
+    }
+    return {"batch": W.shape[0], "cpu_s": pieces}
 
 
 def fit_exponent(sizes: list[int], seconds: list[float]) -> float:
@@ -621,8 +578,6 @@ def table(results: dict) -> str:
         row(f"(b) engine, B={B}", num(v["cases_per_s"]), "cases/s", f"[{num(v['cases_per_s_wall'])}]")
     row("(b) engine, best", num(ref["engine"]["cases_per_s"]), "cases/s", f"B={ref['engine']['best_batch']}")
     row("    engine, 2 torch threads (wall, loaded machine)", num(ref["engine_2_threads"]["cases_per_s_wall"]), "cases/s")
-    row("    what-if: engine with rounding() once per step", num(ref["engine_rounding_once"]["cases_per_s"]), "cases/s",
-        f"B={ref['engine_rounding_once']['best_batch']}")
     row("    what-if: the loop's body batched (lean)", num(ref["lean_batched"]["cases_per_s"]), "cases/s",
         f"B={ref['lean_batched']['best_batch']}")
     if "compiled_lean" in ref:

@@ -37,6 +37,8 @@ class Outcomes:
       detail: text on the worst comparison, for failure messages.
       undefined: points where a quantity is undefined (an all-zero activation:
         no L2 direction, no Hoyer sparsity), excluded from the decisions.
+      too_close: (point, quantity) pairs that met the assumptions but were too
+        close to call (|prediction| within the error bound): not decided.
     """
 
     applicable: Tensor
@@ -46,6 +48,7 @@ class Outcomes:
     rate: Tensor | None = None
     detail: str = ""
     undefined: Tensor | None = None
+    too_close: Tensor | None = None
 
     @property
     def failed(self) -> Tensor:
@@ -53,11 +56,17 @@ class Outcomes:
 
 
 def from_points(
-    margin: Tensor, applicable: Tensor, *, detail: str = "", undefined: Tensor | None = None
+    margin: Tensor,
+    applicable: Tensor,
+    *,
+    detail: str = "",
+    undefined: Tensor | None = None,
+    too_close: Tensor | None = None,
 ) -> Outcomes:
     """Aggregate point-level margins (B, ...) over the applicable points of each case.
 
-    `undefined` (B, N) marks points whose quantities are undefined; they are counted.
+    `undefined` (B, N) marks points whose quantities are undefined; `too_close`
+    (B, ...) marks points too close to call; both are counted.
     """
     margin = margin.flatten(1)
     applicable = applicable.flatten(1) & ~torch.isnan(margin)
@@ -72,6 +81,7 @@ def from_points(
         agreed,
         detail=detail,
         undefined=None if undefined is None else undefined.flatten(1).sum(1),
+        too_close=None if too_close is None else too_close.flatten(1).sum(1),
     )
 
 
@@ -88,7 +98,14 @@ def combine(*parts: Outcomes) -> Outcomes:
         sum(p.agreed for p in parts),
         detail="; ".join(p.detail for p in parts if p.detail),
         undefined=max((p.undefined for p in parts if p.undefined is not None), key=lambda u: int(u.sum()), default=None),
+        too_close=_sum_counts([p.too_close for p in parts]),
     )
+
+
+def _sum_counts(counts: list[Tensor | None]) -> Tensor | None:
+    """Sum of the per-case counts that are present; None if none is."""
+    present = [c for c in counts if c is not None]
+    return sum(present[1:], present[0]) if present else None
 
 
 # --------------------------------------------------------------------------- checks on one step
@@ -155,7 +172,9 @@ def sign_outcomes(step: Step, quantities: tuple[str, ...] = QUANTITIES) -> Outco
         pred, obs = step.closed[q], step.obs.changes[q]
         decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
         margins.append(obs * torch.sign(pred) / pred.abs())
-    return from_points(torch.stack(margins, -1), torch.stack(decided, -1), undefined=~step.defined)
+    decided = torch.stack(decided, -1)
+    return from_points(torch.stack(margins, -1), decided, undefined=~step.defined,
+                       too_close=step.clean[..., None] & ~decided)
 
 
 def on_step(outcomes, **options):

@@ -32,7 +32,9 @@ class Verdict:
 
     cases_applicable counts cases that met the assumptions; points_decided /
     points_agreed count point-level decisions (e.g. signs beyond the bound);
-    points_undefined counts points left out because a quantity is undefined there.
+    points_undefined counts points left out because a quantity is undefined there;
+    points_too_close counts (point, quantity) pairs too close to call (|prediction|
+    within the error bound), for the checks that decide signs.
     counterexample: the (shrunk) spec, the failing case's index and a detail.
     """
 
@@ -45,6 +47,7 @@ class Verdict:
     points_decided: int = 0
     points_agreed: int = 0
     points_undefined: int = 0
+    points_too_close: int = 0
     worst_margin: float | None = None
     taylor_rate: float | None = None
     min_cases: int = MIN_CASES
@@ -61,7 +64,7 @@ class Verdict:
 
 class _Tally:
     def __init__(self) -> None:
-        self.tried = self.applicable = self.decided = self.agreed = self.undefined = 0
+        self.tried = self.applicable = self.decided = self.agreed = self.undefined = self.too_close = 0
         self.worst = math.inf
         self.rates: list[float] = []
 
@@ -72,6 +75,8 @@ class _Tally:
         self.agreed += int(out.agreed.sum())
         if out.undefined is not None:
             self.undefined += int(out.undefined.sum())
+        if out.too_close is not None:
+            self.too_close += int(out.too_close.sum())
         if out.applicable.any():
             self.worst = min(self.worst, float(out.margin[out.applicable].min()))
         if out.rate is not None:
@@ -137,7 +142,7 @@ def run_claim(
         hit = exc
     verdict.cases_tried, verdict.cases_applicable = tally.tried, tally.applicable
     verdict.points_decided, verdict.points_agreed = tally.decided, tally.agreed
-    verdict.points_undefined = tally.undefined
+    verdict.points_undefined, verdict.points_too_close = tally.undefined, tally.too_close
     verdict.worst_margin = tally.worst if math.isfinite(tally.worst) else None
     verdict.taylor_rate = float(torch.tensor(tally.rates).median()) if tally.rates else None
     if hit is not None:

@@ -75,6 +75,22 @@ def validate_case(
     return W, X, positive
 
 
+def layer_extras(arrays: dict, n_units: int) -> tuple[Tensor | None, str]:
+    """The optional bias 'b' (n,) and 'activation' name of a case file (default: none, "relu")."""
+    bias = None
+    if "b" in arrays:
+        bias = _float_matrix("b", arrays["b"], 1)
+        if bias.shape != (n_units,):
+            raise InputError(f"array 'b' has shape {tuple(bias.shape)}; expected ({n_units},), one per unit of W")
+    activation = "relu"
+    if "activation" in arrays:
+        value = np.asarray(arrays["activation"])
+        if value.shape != () or value.dtype.kind != "U":
+            raise InputError(f"array 'activation' must be a scalar string, got dtype {value.dtype} shape {value.shape}")
+        activation = str(value)
+    return bias, activation
+
+
 def check_scalar(name: str, value: float, *, positive: bool) -> float:
     """A finite float (and > 0 if `positive`)."""
     if not math.isfinite(value):

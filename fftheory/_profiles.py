@@ -47,7 +47,7 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("quick", max_examples=10, count=8, derandomize=False),
         Profile("ci", max_examples=25, count=16, derandomize=True),
-        Profile("thorough", max_examples=200, count=64, derandomize=False),
+        Profile("thorough", max_examples=300, count=128, derandomize=False),
     )
 }
 

@@ -189,6 +189,17 @@ def take_step(
     return step_on(rule, case.W, case.X, case.positive, case.theta, goodness=goodness, eta=eta, eta_fraction=frac)
 
 
+def not_applicable(*, bias: Tensor | None = None, activation: str = "relu") -> list[str]:
+    """Why the theory does not cover a layer (empty if it does): it is about h = ReLU(W x), no bias."""
+    reasons = []
+    if bias is not None and bool((bias != 0).any()):
+        reasons.append(f"bias term: {int((bias != 0).sum())} non-zero entries; the theory covers h = ReLU(W x) "
+                       "with no bias")
+    if activation.lower() != "relu":
+        reasons.append(f"activation {activation!r}: the theory covers ReLU only")
+    return reasons
+
+
 def predict_points(
     rule: Rule,
     W: Tensor,
@@ -198,18 +209,29 @@ def predict_points(
     theta: float = 0.0,
     positive: Tensor | None = None,
     goodness: Goodness = sum_of_squares,
+    bias: Tensor | None = None,
+    activation: str = "relu",
 ) -> dict:
     """Predicted (first-order, autograd lemma) and observed changes for every point of one layer.
 
     Args:
       W: (n, m) float64. X: (N, m) float64. positive: bool (N,) for the ff rules.
       eta: step size; default 0.1 * the reference step `step_scale`.
+      bias (n,), activation: the layer's, if it has them; a non-zero bias or an
+        activation other than ReLU is outside the theory: "applicable" is false,
+        the reasons are listed, and nothing is predicted.
     Returns:
-      {"rule", "eta", "theta", "eta_reference", "points": [{"index", "predicted",
-      "observed", "bound", "crossed"}]}, quantities goodness, l1, l2, hoyer;
-      a bound is the rigorous error bound (null where the point crossed zero;
-      Infinity for a goodness without a remainder bound).
+      {"applicable", "not_applicable", "rule", "eta", "theta", "eta_reference",
+      "nonnegative_inputs", "points_crossed", "points_undefined", "points":
+      [{"index", "predicted", "observed", "bound", "crossed"}]}, quantities goodness,
+      l1, l2, hoyer; a bound is the rigorous error bound (null where the point
+      crossed zero or a quantity is undefined; Infinity for a goodness without a
+      remainder bound).
     """
+    head = {"rule": rule.name, "loss": rule.loss or None, "theta": float(theta) if rule.needs_labels else None}
+    reasons = not_applicable(bias=bias, activation=activation)
+    if reasons:
+        return {"applicable": False, "not_applicable": reasons, **head, "points": []}
     if positive is None:
         positive = torch.zeros(X.shape[:-1], dtype=torch.bool)
     theta_t = torch.tensor([float(theta)], dtype=W.dtype)
@@ -235,10 +257,14 @@ def predict_points(
             }
         )
     return {
-        "rule": rule.name,
-        "loss": rule.loss or None,
+        "applicable": True,
+        "not_applicable": [],
+        **head,
         "eta": float(eta_t),
-        "theta": float(theta) if rule.needs_labels else None,
         "eta_reference": float(reference),
+        # Theorem 1's sign statements (1a, 1c, 1d) assume x >= 0; the first-order predictions do not.
+        "nonnegative_inputs": bool((X >= 0).all()),
+        "points_crossed": int(step.obs.crossed.sum()),
+        "points_undefined": int((~step.defined).sum()),
         "points": points,
     }

@@ -12,7 +12,7 @@ import time
 
 from ._claims import CLAIMS, CLAIMS_BY_ID
 from ._harness import MIN_CASES, Verdict, run_claim
-from ._io import InputError, check_scalar, load_case_file, validate_case, write_json
+from ._io import InputError, check_scalar, layer_extras, load_case_file, validate_case, write_json
 from ._profiles import DEFAULT_PROFILE, PROFILES
 from ._rules import RULES
 
@@ -24,15 +24,17 @@ def _fmt(value, spec: str) -> str:
 
 
 def verdict_table(verdicts: list[Verdict]) -> str:
-    """Plain-text table: claim, cases tried, applicable, agreement, points with an undefined
-    quantity (left out), worst margin, Taylor rate, verdict."""
-    header = (f"{'claim':<22} {'tried':>7} {'valid':>7} {'agreement':>15} {'undefined':>9} {'worst margin':>12} "
-              f"{'rate':>6}  verdict")
+    """Plain-text table: claim, cases tried, applicable, agreement (agreed/decided), point
+    decisions too close to call, points with an undefined quantity (left out), worst
+    margin, Taylor rate, verdict."""
+    header = (f"{'claim':<22} {'tried':>7} {'valid':>7} {'agreement':>15} {'too close':>9} {'undefined':>9} "
+              f"{'worst margin':>12} {'rate':>6}  verdict")
     lines = [header, "-" * len(header)]
     for v in verdicts:
         agreement = f"{v.points_agreed}/{v.points_decided}" if v.points_decided else "-"
         lines.append(
-            f"{v.claim:<22} {v.cases_tried:>7} {v.cases_applicable:>7} {agreement:>15} {v.points_undefined:>9} "
+            f"{v.claim:<22} {v.cases_tried:>7} {v.cases_applicable:>7} {agreement:>15} {v.points_too_close:>9} "
+            f"{v.points_undefined:>9} "
             f"{_fmt(v.worst_margin, '.3g'):>12} {_fmt(v.taylor_rate, '.3f'):>6}  {v.status}"
         )
     notes = [f"  {v.claim}: {v.note}" for v in verdicts if v.status != "holds" or v.expect == "counterexample"]
@@ -104,14 +106,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if rule.needs_labels and theta is None:
         raise InputError(f"rule {rule.name} needs --theta (the FF threshold, in goodness units)")
     theta = 0.0 if theta is None else check_scalar("--theta", theta, positive=False)
-    result = predict_points(rule, W, X, eta=eta, theta=theta, positive=positive, goodness=variant.goodness)
+    bias, activation = layer_extras(arrays, W.shape[0])
+    result = predict_points(rule, W, X, eta=eta, theta=theta, positive=positive, goodness=variant.goodness,
+                            bias=bias, activation=activation)
     result["variant"] = variant.name
+    if not result["applicable"]:
+        print("not applicable: " + "; ".join(result["not_applicable"]))
+        if args.json:
+            write_json(args.json, result)
+        return EXIT_OK
     print(f"rule {result['rule']}, eta {result['eta']:.6g} (reference step {result['eta_reference']:.6g})")
     cols = " ".join(f"{q + ' pred':>13} {q + ' obs':>13}" for q in QUANTITIES)
     print(f"{'point':>5} {cols}  crossed")
     for p in result["points"]:
         cells = " ".join(f"{_fmt(p['predicted'][q], '.4e'):>13} {_fmt(p['observed'][q], '.4e'):>13}" for q in QUANTITIES)
         print(f"{p['index']:>5} {cells}  {'yes' if p['crossed'] else 'no'}")
+    print(f"{result['points_crossed']} point(s) crossed zero (no bound), "
+          f"{result['points_undefined']} with no active unit (L2, Hoyer undefined)")
+    if not result["nonnegative_inputs"]:
+        print("note: X has negative entries; Theorem 1's sign statements assume non-negative inputs")
     if args.json:
         write_json(args.json, result)
     return EXIT_OK

@@ -39,7 +39,7 @@ def test_smoke_run_writes_every_figure(bench, tmp_path, capsys):
     r = json.loads(out.read_text())
     assert set(r) >= {"meta", "reference", "targets", "scaling", "variants", "verify", "mnist"}
     ref = r["reference"]
-    for figure in (ref["baseline"], ref["engine"], ref["forward"], ref["lean_batched"], ref["engine_rounding_once"]):
+    for figure in (ref["baseline"], ref["engine"], ref["forward"], ref["lean_batched"]):
         assert _positive(figure["cases_per_s"]), figure
     assert ref["engine"]["by_batch"] and all(_positive(v["cases_per_s"]) for v in ref["engine"]["by_batch"].values())
     assert all(_positive(v) for v in ref["pieces"]["cpu_s"].values())

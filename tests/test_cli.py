@@ -101,3 +101,108 @@ def test_predict_refuses_object_arrays(tmp_path):
 def test_predict_missing_file_exits_2(tmp_path):
     r = run("predict", str(tmp_path / "nope.npz"), "--rule", "batch-decrease")
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    """Interrupted half-way through writing: the report on disk is the previous one, whole."""
+    import os
+
+    from fftheory import _io
+
+    path = tmp_path / "report.json"
+    path.write_text('{"old": true}\n')
+    real_fdopen = os.fdopen
+
+    class HalfThenInterrupt:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_io.os, "fdopen", lambda fd, mode: HalfThenInterrupt(real_fdopen(fd, mode)))
+    with pytest.raises(KeyboardInterrupt):
+        _io.write_json(path, {"new": list(range(1000))})
+    assert json.loads(path.read_text()) == {"old": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
+    """SIGINT at several moments of a real `fftheory check --report`: exit 130 (or a finished
+    run), and every file in the report directory is complete; no temporary is left."""
+    import signal
+    import time
+
+    # Signal only once the CLI is imported (an interrupt during `import torch` is Python's, not ours).
+    launcher = "import sys; from fftheory import cli; print('ready', flush=True); sys.exit(cli.main(sys.argv[1:]))"
+    for delay in (0.0, 1.5, 3.0):
+        out = tmp_path / f"after-{delay}"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", launcher, "check", "l1", "--profile", "quick", "--report", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1, 130), err
+        if proc.returncode == 130:
+            assert "interrupted" in err
+        files = sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []
+        assert not [p for p in files if p.name.endswith(".tmp")]
+        for p in files:
+            if p.suffix == ".json":
+                json.loads(p.read_text())  # whole, parseable
+            elif p.suffix == ".png":
+                assert p.read_bytes().endswith(b"IEND\xaeB`\x82")  # a PNG's last chunk
+
+
+@pytest.mark.parametrize(
+    "extras, reason",
+    [
+        (dict(b=np.array([0.0, 0.1, 0.0, 0.0, -0.2])), "bias term: 2 non-zero entries"),
+        (dict(activation=np.array("tanh")), "activation 'tanh'"),
+        (dict(b=np.zeros(5), activation=np.array("ReLU")), None),  # a zero bias and ReLU: covered
+    ],
+)
+def test_predict_marks_layers_outside_the_theory_not_applicable(tmp_path, capsys, extras, reason):
+    from fftheory import cli
+
+    case, out = _case_file(tmp_path / "case.npz", **extras), tmp_path / "p.json"
+    assert cli.main(["predict", str(case), "--rule", "batch-decrease", "--json", str(out)]) == 0
+    report, printed = json.loads(out.read_text()), capsys.readouterr().out
+    if reason is None:
+        assert report["applicable"] and len(report["points"]) == 4 and report["nonnegative_inputs"]
+    else:
+        assert not report["applicable"] and report["points"] == [] and "predicted" not in printed
+        assert any(reason in r for r in report["not_applicable"]) and "not applicable" in printed
+
+
+@pytest.mark.parametrize(
+    "extras, message",
+    [(dict(b=np.zeros(4)), "array 'b' has shape (4,)"), (dict(activation=np.array([1.0])), "array 'activation'")],
+)
+def test_predict_bad_bias_or_activation_exits_2(tmp_path, capsys, extras, message):
+    from fftheory import cli
+
+    assert cli.main(["predict", str(_case_file(tmp_path / "case.npz", **extras)), "--rule", "batch-decrease"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_predict_counts_crossings_and_notes_signed_inputs(tmp_path, capsys):
+    from fftheory import cli
+
+    signed = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3, inputs="signed")).select(0)
+    case, out = _case_file(tmp_path / "case.npz", X=signed.X[0].numpy()), tmp_path / "p.json"
+    assert cli.main(["predict", str(case), "--rule", "batch-decrease", "--eta", "10", "--json", str(out)]) == 0
+    report, printed = json.loads(out.read_text()), capsys.readouterr().out
+    assert not report["nonnegative_inputs"] and "negative entries" in printed
+    assert report["points_crossed"] == sum(p["crossed"] for p in report["points"]) > 0

@@ -178,3 +178,17 @@ def test_a_counterexample_row_fails_when_none_is_found():
     assert verdict.status == "fails" and verdict.note == "no counterexample found"
     found = dataclasses.replace(_claim(_constant(True, -1.0)), expect="counterexample")
     assert run_claim(found, profile=TINY).status == "holds"
+
+
+def test_points_too_close_to_call_are_counted_not_decided():
+    """Every clean (point, quantity) pair is either decided or counted as too close to call."""
+    from fftheory._harness import evaluate
+
+    claim = fftheory.CLAIMS_BY_ID["1b.sign"]
+    spec = fftheory.CaseSpec(n_points=6, n_in=8, n_units=10, seed=3, count=16, eta_fraction=0.9)
+    out = evaluate(claim, spec)
+    step = C.take_step(claim.build(spec), fftheory.RULES["batch-decrease"])
+    assert out.too_close is not None and out.too_close.sum() > 0  # a large step leaves some too close
+    assert torch.equal(out.decided + out.too_close, step.clean.sum(-1) * len(fftheory.QUANTITIES))
+    verdict = run_claim(claim, profile=TINY)
+    assert verdict.points_too_close > 0 and "points_too_close" in verdict.to_json()
