@@ -39,6 +39,7 @@ import torch
 import fftheory
 from fftheory import _checks as C
 from fftheory import _step as S
+from fftheory._memory import tune_allocator
 from fftheory._model import layer
 from fftheory._rules import RULES
 from fftheory._tolerance import TOLERANCES, allowance
@@ -568,7 +569,7 @@ def table(results: dict) -> str:
 
     meta = results["meta"]
     lines.append(f"fftheory benchmarks ({meta['mode']}; torch {meta['torch']} on {meta['threads']} thread(s); "
-                 f"load {meta['load_start']} -> {meta['load_end']})")
+                 f"allocator tuned: {meta['allocator_tuned']}; load {meta['load_start']} -> {meta['load_end']})")
     lines.append("=" * 100)
     ref = results["reference"]
     lines.append(f"1-2. Theorem 1 check at N={REFERENCE['n_points']}, m={REFERENCE['n_in']}, n={REFERENCE['n_units']} "
@@ -658,10 +659,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg.update(mnist=False, mnist_skip_reason="skipped (--skip-mnist)")
     cfg["compile"] = args.compile
     torch.set_num_threads(args.threads)
+    tuned = tune_allocator()  # as the CLI and the plugin do; loop and engine alike (FFTHEORY_MALLOC=default: off)
     start_wall = time.perf_counter()
     results: dict = {"meta": {"mode": cfg["mode"], "torch": torch.__version__, "python": platform.python_version(),
                               "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "load_start": load(),
-                              "dtype": "float64"}}
+                              "dtype": "float64", "allocator_tuned": tuned}}
     sections = (("reference", section_reference), ("scaling", section_scaling), ("variants", section_variants),
                 ("verify", section_verify), ("mnist", section_mnist))
     for name, fn in sections:

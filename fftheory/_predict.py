@@ -127,7 +127,13 @@ def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
 
 
 def step_scale(
-    Z: Tensor, V: Tensor, X: Tensor, goodness: Goodness = sum_of_squares, weights: Tensor | None = None
+    Z: Tensor,
+    V: Tensor,
+    X: Tensor,
+    goodness: Goodness = sum_of_squares,
+    weights: Tensor | None = None,
+    *,
+    goodness_grad: Tensor | None = None,
 ) -> Tensor:
     """The reference step size eta* per case (...,): the crossing bound, capped
     where some point's step would be as long as its activation if the terms of
@@ -137,9 +143,10 @@ def step_scale(
     rules; Hinton's are sigmoids, below 1; SymBa's can exceed 1). Checks take
     eta as a fraction (or multiple) of eta*, so steps stay on the scale where
     first-order predictions mean something, even where V cancels to ~0.
+    `goodness_grad`: grad g(h) at H = relu(Z), if the caller has it.
     """
     H = torch.relu(Z)
-    grad = goodness_gradient(H, goodness)
+    grad = goodness_gradient(H, goodness) if goodness_grad is None else goodness_grad
     size = l2((Z > 0).to(Z.dtype) * grad)
     if weights is not None:
         size = size * weights.abs()
@@ -255,7 +262,9 @@ def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) 
 
 
 
-def gradient_norms(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
+def gradient_norms(
+    H: Tensor, goodness: Goodness = sum_of_squares, *, goodness_grad: Tensor | None = None
+) -> dict[str, Tensor]:
     """||grad_h q(h)||_2 of every quantity at every point, each (..., N).
 
     The goodness by autograd; L1, L2 and Hoyer from their gradients sign(h),
@@ -267,7 +276,7 @@ def gradient_norms(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, 
     n = H.shape[-1]
     hoyer_grad = (S / L2[..., None] - (L1 / L2**3)[..., None] * H) / (math.sqrt(n) - 1) if n > 1 else H * math.nan
     return {
-        "goodness": l2(goodness_gradient(H, goodness)),
+        "goodness": l2(goodness_gradient(H, goodness) if goodness_grad is None else goodness_grad),
         "l1": l2(S),
         "l2": L2 / L2,
         "hoyer": l2(hoyer_grad),

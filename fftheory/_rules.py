@@ -89,11 +89,19 @@ def weight_gradient(
     objective: Objective, W: Tensor, X: Tensor, *, goodness: Goodness, positive: Tensor, theta: Tensor
 ) -> Tensor:
     """dL/dW for every case, shape (..., n, m); cases are independent."""
+    return forward_and_gradient(objective, W, X, goodness=goodness, positive=positive, theta=theta)[-1]
+
+
+def forward_and_gradient(
+    objective: Objective, W: Tensor, X: Tensor, *, goodness: Goodness, positive: Tensor, theta: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The forward pass Z, H (..., N, n), G (..., N) at W, and dL/dW (..., n, m), by autograd
+    through that same forward pass (so a step computes it once)."""
     W = W.detach().requires_grad_(True)
-    _, H, _ = layer(W, X)
-    loss = objective(goodness(H), positive, theta).sum()
-    (grad,) = torch.autograd.grad(loss, W)
-    return grad
+    Z, H, _ = layer(W, X)
+    G = goodness(H)
+    (grad,) = torch.autograd.grad(objective(G, positive, theta).sum(), W)
+    return Z.detach(), H.detach(), G.detach(), grad
 
 
 def apply_rule(

@@ -18,7 +18,6 @@ from torch import Tensor
 
 from ._cases import Case
 from ._goodness import Goodness, sum_of_squares
-from ._model import layer
 from ._predict import (
     QUANTITIES,
     Observation,
@@ -34,7 +33,7 @@ from ._predict import (
     observe,
     step_scale,
 )
-from ._rules import Rule, apply_rule, weight_gradient
+from ._rules import Rule, apply_rule, forward_and_gradient
 from ._theory import first_order_changes, point_coefficients, term_sizes, u_vectors
 from ._tolerance import allowance
 
@@ -62,20 +61,22 @@ class Step:
     eta: Tensor
     V: Tensor  # dz per unit eta along the W-gradient (autograd)
     obs: Observation
+    goodness_grad: Tensor  # grad g(h) before the step (B, N, n)
 
-    @property
+    @functools.cached_property
     def M(self) -> Tensor:
+        """Active mask before the step (B, N, n)."""
         return (self.obs.Z > 0).to(self.obs.Z.dtype)
 
     @functools.cached_property
     def _first_order(self) -> tuple[Tensor | None, dict[str, Tensor], dict[str, Tensor]]:
         H, eta = self.obs.H, self.eta
         if has_closed_form(self.rule, self.goodness):
-            U = u_vectors(self.X, H, point_coefficients(self.rule, self.goodness(H), self.positive, self.theta))
+            G = self.obs.before["goodness"]
+            U = u_vectors(self.X, H, point_coefficients(self.rule, G, self.positive, self.theta))
             return U, first_order_changes(H, U, eta), term_sizes(H, U, eta)
         dH = eta[:, None, None] * self.M * self.V_gram
-        grad_g = goodness_gradient(H, self.goodness)
-        return None, linear_predictions(H, dH, grad_g), linear_term_sizes(H, dH, grad_g)
+        return None, linear_predictions(H, dH, self.goodness_grad), linear_term_sizes(H, dH, self.goodness_grad)
 
     @property
     def U(self) -> Tensor | None:
@@ -110,7 +111,7 @@ class Step:
     @functools.cached_property
     def grad_norms(self) -> dict[str, Tensor]:
         """||grad q|| of every quantity at every point before the step."""
-        return gradient_norms(self.obs.H, self.goodness)
+        return gradient_norms(self.obs.H, self.goodness, goodness_grad=self.goodness_grad)
 
     @functools.cached_property
     def bound(self) -> dict[str, Tensor]:
@@ -128,12 +129,12 @@ class Step:
         """Allowance for the rounding error of any computed z, (B, 1, 1)."""
         return allowance(self.z_size, tol)
 
-    @property
+    @functools.cached_property
     def defined(self) -> Tensor:
         """Points with a non-zero activation, where L2 and Hoyer are defined (B, N)."""
         return self.obs.H.abs().sum(-1) > 0
 
-    @property
+    @functools.cached_property
     def clean(self) -> Tensor:
         """Defined points with no unit crossing zero (B, N)."""
         return ~self.obs.crossed & self.defined
@@ -162,18 +163,21 @@ def step_on(
     """One step of `rule` on B layers and batches: W (B, n, m), X (B, N, m),
     positive (B, N), theta (B,); eta (B,), or eta_fraction (scalar or (B,)) x
     the reference step `step_scale`."""
-    Z, H, _ = layer(W, X)
-    grad = weight_gradient(rule.first_order_objective, W, X, goodness=goodness, positive=positive, theta=theta)
+    Z, H, G, grad = forward_and_gradient(
+        rule.first_order_objective, W, X, goodness=goodness, positive=positive, theta=theta
+    )
     V = direction_from_gradient(X, grad)
+    goodness_grad = goodness_gradient(H, goodness)
     if eta is None:
-        weights = loss_weights(rule, goodness(H), positive, theta)
-        eta = eta_fraction * step_scale(Z, V, X, goodness, weights)
+        weights = loss_weights(rule, G, positive, theta)
+        eta = eta_fraction * step_scale(Z, V, X, goodness, weights, goodness_grad=goodness_grad)
     if len(rule.stages) == 1:  # the step is W - eta dL/dW with the gradient just taken
         W_new = W.detach() - eta[:, None, None] * grad
     else:
         W_new = apply_rule(rule, W, X, eta=eta, goodness=goodness, positive=positive, theta=theta)
     obs = observe(W, W_new, X, goodness, before=(Z, H))
-    return Step(rule=rule, goodness=goodness, X=X, positive=positive, theta=theta, eta=eta, V=V, obs=obs)
+    return Step(rule=rule, goodness=goodness, X=X, positive=positive, theta=theta, eta=eta, V=V, obs=obs,
+                goodness_grad=goodness_grad)
 
 
 def take_step(

@@ -13,6 +13,7 @@ import time
 from ._claims import CLAIMS, CLAIMS_BY_ID
 from ._harness import MIN_CASES, Verdict, run_claim
 from ._io import InputError, check_scalar, layer_extras, load_case_file, validate_case, write_json
+from ._memory import tune_allocator
 from ._profiles import DEFAULT_PROFILE, PROFILES
 from ._rules import RULES
 
@@ -231,10 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # at any moment, parsing included
+        print("fftheory: interrupted (no partial report is left: reports are written atomically)", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "min_cases", 1) < 1:
         parser.error("--min-cases must be >= 1")
+    tune_allocator()
     try:
         return args.func(args)
     except InputError as exc:
@@ -242,9 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"fftheory: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("fftheory: interrupted (no partial report is left: reports are written atomically)", file=sys.stderr)
-        return 130
     except Exception as exc:  # a defect, not bad input: say so, keep the traceback behind --debug
         if args.debug:
             raise

@@ -13,6 +13,9 @@ Fixtures:
                      the test with the report's table if any claim fails or is
                      undecided.
 
+Using a fixture tunes glibc's allocator for the session (fftheory._memory;
+FFTHEORY_MALLOC=default opts out).
+
 The hypothesis settings profiles "fftheory-quick", "fftheory-ci" and
 "fftheory-thorough" are registered for users' own @given tests; the selected
 one is loaded when the option is given.
@@ -27,6 +30,7 @@ from hypothesis import settings
 
 from ._claims import CLAIMS_BY_ID, Claim
 from ._harness import Verdict, run_claim
+from ._memory import tune_allocator
 from ._profiles import PROFILES, Profile, profile_from_env
 
 for _name, _profile in PROFILES.items():
@@ -56,6 +60,7 @@ def _selected(config: pytest.Config) -> Profile:
 
 @pytest.fixture
 def fftheory_profile(request: pytest.FixtureRequest) -> Profile:
+    tune_allocator()  # sessions that check claims reuse freed memory (see fftheory._memory)
     return _selected(request.config)
 
 

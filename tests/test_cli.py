@@ -143,7 +143,7 @@ def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
 
     # Signal only once the CLI is imported (an interrupt during `import torch` is Python's, not ours).
     launcher = "import sys; from fftheory import cli; print('ready', flush=True); sys.exit(cli.main(sys.argv[1:]))"
-    for delay in (0.0, 1.5, 3.0):
+    for delay in (0.2, 1.5, 3.0):
         out = tmp_path / f"after-{delay}"
         proc = subprocess.Popen(
             [sys.executable, "-c", launcher, "check", "l1", "--profile", "quick", "--report", str(out)],
