@@ -347,7 +347,7 @@ def engine_pieces(case: fftheory.Case, cfg: dict) -> dict:
             lambda: S.take_step(case, DEC), repeats=reps)["cpu_s"],
         "  layer (forward)": timed(lambda: layer(W, X), repeats=reps)["cpu_s"],
         "  weight_gradient (autograd)": timed(grad, repeats=reps)["cpu_s"],
-        "closed forms u_k + first-order changes + term sizes": piece(lambda s: s.closed),
+        "closed forms (u_k, first-order changes)": piece(lambda s: s.closed),
         "gradient norms (bounds, rounding)": piece(lambda s: s.grad_norms),
         "error bound": piece(lambda s: s.bound, "grad_norms", "dH_predicted"),
         "sign_outcomes (cached fields)": piece(C.sign_outcomes, "closed", "bound", "z_size"),

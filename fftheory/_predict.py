@@ -16,14 +16,15 @@ from torch import Tensor
 from ._goodness import Goodness, sum_of_squares
 from ._model import gram, layer
 from ._rules import Rule, apply_rule, weight_gradient
-from ._sparsity import active_count, hoyer, l1, l2
+from ._sparsity import active_count, hoyer_from_norms, l1, l2
 
 QUANTITIES = ("goodness", "l1", "l2", "hoyer")
 
 
 def measure(H: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
     """Goodness, L1, L2 and Hoyer sparsity of every point, each (..., N)."""
-    return {"goodness": goodness(H), "l1": l1(H), "l2": l2(H), "hoyer": hoyer(H)}
+    L1, L2 = l1(H), l2(H)
+    return {"goodness": goodness(H), "l1": L1, "l2": L2, "hoyer": hoyer_from_norms(L1, L2, H.shape[-1])}
 
 
 def lemma_direction(
@@ -122,7 +123,7 @@ def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
     # A unit exactly at zero turns on (or stays off) at once: bound 0 if it moves at all.
     toward_zero = (Z * V < 0) | ((Z == 0) & (V > 0))
-    ratio = torch.where(toward_zero, Z.abs() / V.abs().clamp_min(1e-300), torch.inf)
+    ratio = torch.where(toward_zero, -Z / V, torch.inf)  # = |z| / |v| there (V != 0 wherever toward_zero)
     return ratio.flatten(-2).amin(-1)
 
 

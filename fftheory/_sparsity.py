@@ -24,11 +24,15 @@ def hoyer(h: Tensor) -> Tensor:
     0 for a constant vector, 1 for a one-hot one. Undefined (NaN) for an
     all-zero vector and for n = 1, so callers must count, not average, those.
     """
-    n = h.shape[-1]
+    return hoyer_from_norms(l1(h), l2(h), h.shape[-1])
+
+
+def hoyer_from_norms(L1: Tensor, L2: Tensor, n: int) -> Tensor:
+    """Hoyer sparsity of n-unit vectors from their norms ||h||_1, ||h||_2 (same NaN cases as `hoyer`)."""
     if n < 2:
-        return torch.full(h.shape[:-1], math.nan, dtype=h.dtype)
+        return torch.full_like(L1, math.nan)
     root = math.sqrt(n)
-    return (root - l1(h) / l2(h)) / (root - 1)
+    return (root - L1 / L2) / (root - 1)
 
 
 def active_count(h: Tensor) -> Tensor:

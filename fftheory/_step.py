@@ -69,28 +69,30 @@ class Step:
         return (self.obs.Z > 0).to(self.obs.Z.dtype)
 
     @functools.cached_property
-    def _first_order(self) -> tuple[Tensor | None, dict[str, Tensor], dict[str, Tensor]]:
-        H, eta = self.obs.H, self.eta
-        if has_closed_form(self.rule, self.goodness):
-            G = self.obs.before["goodness"]
-            U = u_vectors(self.X, H, point_coefficients(self.rule, G, self.positive, self.theta))
-            return U, first_order_changes(H, U, eta), term_sizes(H, U, eta)
-        dH = eta[:, None, None] * self.M * self.V_gram
-        return None, linear_predictions(H, dH, self.goodness_grad), linear_term_sizes(H, dH, self.goodness_grad)
-
-    @property
     def U(self) -> Tensor | None:
         """The theorem's u_k (B, N, n), where a closed form exists."""
-        return self._first_order[0]
+        if not has_closed_form(self.rule, self.goodness):
+            return None
+        G = self.obs.before["goodness"]
+        return u_vectors(self.X, self.obs.H, point_coefficients(self.rule, G, self.positive, self.theta))
 
-    @property
+    @functools.cached_property
+    def dH_gram(self) -> Tensor:
+        """First-order activation step from the lemma's Gram form, eta m_k * v_k (B, N, n)."""
+        return self.eta[:, None, None] * self.M * self.V_gram
+
+    @functools.cached_property
     def closed(self) -> dict[str, Tensor]:
-        return self._first_order[1]
+        if self.U is not None:
+            return first_order_changes(self.obs.H, self.U, self.eta)
+        return linear_predictions(self.obs.H, self.dH_gram, self.goodness_grad)
 
-    @property
+    @functools.cached_property
     def sizes(self) -> dict[str, Tensor]:
         """Size of the closed forms' terms, for rounding allowances."""
-        return self._first_order[2]
+        if self.U is not None:
+            return term_sizes(self.obs.H, self.U, self.eta)
+        return linear_term_sizes(self.obs.H, self.dH_gram, self.goodness_grad)
 
     @functools.cached_property
     def V_gram(self) -> Tensor:

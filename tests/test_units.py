@@ -128,7 +128,7 @@ def test_gradient_norms_match_autograd(goodness):
     values = measure(Hg, g)
     defined = H.abs().sum(-1) > 0
     for q, value in values.items():
-        (grad,) = torch.autograd.grad(value[defined].sum(), Hg)
+        (grad,) = torch.autograd.grad(value[defined].sum(), Hg, retain_graph=True)
         want = fftheory.l2(grad)[defined]
         cmp = compare(got[q][defined], want, tol="identity")
         assert (cmp.margin > 0).all(), f"{q}: {cmp.describe()}"
