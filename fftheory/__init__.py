@@ -9,6 +9,7 @@ Modules, by job:
   _rules      update rules: batch-decrease/-increase, ff-simultaneous, ff-two-step
   _theory     the paper's closed forms (Theorems 1 and 2)
   _predict    autograd first-order predictions, observed changes, error bounds
+  _step       one rule applied to B cases: the step every check compares against
   _tolerance  the one tolerance table and comparison helper
   _cases      case specs and their float64 construction (valid by design)
   _strategies public hypothesis strategies
@@ -22,6 +23,7 @@ Modules, by job:
   _check_variant  property detection and the claim table of a variant
   _report     a variant's JSON / Markdown / figure / counterexample files
   _io         reading and validating user arrays; atomic writes
+  _memory     allocator tuning used by the CLI, the plugin and the benchmarks
   cli, pytest_plugin, experiments: the interfaces and the MNIST reproduction
 """
 
@@ -49,6 +51,7 @@ from ._profiles import PROFILES, Profile
 from ._report import write_report
 from ._rules import RULES, Rule, apply_rule, ff_rules
 from ._sparsity import active_count, active_fraction, hoyer, l1, l2
+from ._step import Step, not_applicable, predict_points, step_on, take_step
 from ._strategies import case_specs, cases, ff_cases
 from ._theory import ff_weights, first_order_changes, point_coefficients, u_vectors
 from ._variants import CATALOGUE, Statement, TargetError, Variant, as_variant, load_target
@@ -88,6 +91,7 @@ __all__ = [
     "QUANTITIES",
     "RULES",
     "Rule",
+    "Step",
     "Verdict",
     "active_count",
     "active_fraction",
@@ -109,11 +113,15 @@ __all__ = [
     "lemma_direction",
     "measure",
     "observe",
+    "not_applicable",
     "point_coefficients",
+    "predict_points",
     "replay",
     "run_claim",
     "step_and_observe",
+    "step_on",
     "step_scale",
     "sum_of_squares",
+    "take_step",
     "u_vectors",
 ]

@@ -133,3 +133,14 @@ def test_gradient_norms_match_autograd(goodness):
         cmp = compare(got[q][defined], want, tol="identity")
         assert (cmp.margin > 0).all(), f"{q}: {cmp.describe()}"
     assert torch.isnan(got["hoyer"][0, 0]) and torch.isnan(got["l2"][0, 0])
+
+
+def test_predict_points_api_refuses_layers_outside_the_theory():
+    case = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3)).select(0)
+    W, X = case.W[0], case.X[0]
+    dec = fftheory.RULES["batch-decrease"]
+    biased = fftheory.predict_points(dec, W, X, bias=torch.full((5,), 0.1, dtype=torch.float64))
+    assert not biased["applicable"] and biased["points"] == [] and "bias" in biased["not_applicable"][0]
+    assert not fftheory.predict_points(dec, W, X, activation="gelu")["applicable"]
+    plain = fftheory.predict_points(dec, W, X, bias=torch.zeros(5, dtype=torch.float64))
+    assert plain["applicable"] and len(plain["points"]) == 4 and plain["points_crossed"] == 0
