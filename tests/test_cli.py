@@ -11,9 +11,19 @@ import fftheory
 
 
 def run(*args, cwd=None):
+    """The real command, in a new process (exit code, stderr, no traceback)."""
     return subprocess.run(
         [sys.executable, "-m", "fftheory.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
     )
+
+
+def invoke(capsys, *args):
+    """The same entry point in-process (no 3 s interpreter start): returncode, stdout, stderr."""
+    from fftheory import cli
+
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 def test_verify_subset_writes_json_and_exits_0(tmp_path):
@@ -37,8 +47,8 @@ def test_verify_exits_1_when_a_claim_does_not_hold(monkeypatch, capsys):
     assert "fails" in capsys.readouterr().out
 
 
-def test_verify_unknown_claim_exits_2():
-    r = run("verify", "--claims", "9z")
+def test_verify_unknown_claim_exits_2(capsys):
+    r = invoke(capsys, "verify", "--claims", "9z")
     assert r.returncode == 2 and "unknown claim" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -51,10 +61,11 @@ def _case_file(path, **overrides):
 
 
 @pytest.mark.parametrize("rule", sorted(fftheory.RULES))
-def test_predict_reports_every_point(tmp_path, rule):
+def test_predict_reports_every_point(tmp_path, capsys, rule):
     case = _case_file(tmp_path / "case.npz")
     out = tmp_path / "p.json"
-    r = run("predict", str(case), "--rule", rule, "--theta", "1.5", "--json", str(out))
+    args = ("predict", str(case), "--rule", rule, "--theta", "1.5", "--json", str(out))
+    r = run(*args) if rule == "ff-two-step" else invoke(capsys, *args)  # one rule through a real process
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert report["rule"] == rule and report["eta"] > 0
@@ -82,11 +93,13 @@ def test_predict_reports_every_point(tmp_path, rule):
         ({}, ["--eta", "nan"], "--eta must be finite"),
     ],
 )
-def test_predict_bad_input_exits_2_with_a_clear_message(tmp_path, overrides, args, message):
+def test_predict_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, overrides, args, message):
     case = _case_file(tmp_path / "case.npz", **overrides)
     if "--rule" not in args:
         args = ["--rule", "batch-decrease", *args]
-    r = run("predict", str(case), *args)
+    # Two through a real process (exit status, stderr); the rest in-process, same entry point.
+    real = message in ("missing array 'W'", "NaN or Inf")
+    r = run("predict", str(case), *args) if real else invoke(capsys, "predict", str(case), *args)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr and "Traceback" not in r.stderr
 
@@ -98,8 +111,8 @@ def test_predict_refuses_object_arrays(tmp_path):
     assert r.returncode == 2 and "object arrays are refused" in r.stderr
 
 
-def test_predict_missing_file_exits_2(tmp_path):
-    r = run("predict", str(tmp_path / "nope.npz"), "--rule", "batch-decrease")
+def test_predict_missing_file_exits_2(tmp_path, capsys):
+    r = invoke(capsys, "predict", str(tmp_path / "nope.npz"), "--rule", "batch-decrease")
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
@@ -143,7 +156,7 @@ def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
 
     # Signal only once the CLI is imported (an interrupt during `import torch` is Python's, not ours).
     launcher = "import sys; from fftheory import cli; print('ready', flush=True); sys.exit(cli.main(sys.argv[1:]))"
-    for delay in (0.2, 1.5, 3.0):
+    for delay in (0.2, 2.0):
         out = tmp_path / f"after-{delay}"
         proc = subprocess.Popen(
             [sys.executable, "-c", launcher, "check", "l1", "--profile", "quick", "--report", str(out)],
