@@ -42,7 +42,7 @@ from fftheory import _step as S
 from fftheory._memory import tune_allocator
 from fftheory._model import layer
 from fftheory._rules import RULES
-from fftheory._tolerance import TOLERANCES, allowance
+from fftheory._tolerance import TOLERANCES
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "results.json"

@@ -166,14 +166,16 @@ def bound_outcomes(step: Step) -> Outcomes:
 
 def sign_outcomes(step: Step, quantities: tuple[str, ...] = QUANTITIES) -> Outcomes:
     """Observed and predicted changes have the same sign wherever |prediction| exceeds the bound."""
-    margins, decided = [], []
+    margins, decided, close = [], [], []
     for q in quantities:
         pred, obs = step.closed[q], step.obs.changes[q]
-        decided.append(step.clean & (pred.abs() > step.bound[q] + rounding(step, q)))
+        allowed = step.bound[q] + rounding(step, q)
+        decided.append(step.clean & (pred.abs() > allowed))
+        # Too close to call: a finite bound that |prediction| does not exceed (no bound: never decidable).
+        close.append(step.clean & torch.isfinite(allowed) & (pred.abs() <= allowed))
         margins.append(obs * torch.sign(pred) / pred.abs())
-    decided = torch.stack(decided, -1)
-    return from_points(torch.stack(margins, -1), decided, undefined=~step.defined,
-                       too_close=step.clean[..., None] & ~decided)
+    return from_points(torch.stack(margins, -1), torch.stack(decided, -1), undefined=~step.defined,
+                       too_close=torch.stack(close, -1))
 
 
 def on_step(outcomes, **options):

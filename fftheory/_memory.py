@@ -24,7 +24,8 @@ _applied: bool | None = None
 
 
 def tune_allocator() -> bool:
-    """Keep freed blocks below 32 MB for reuse (glibc's mallopt). Returns whether it applied; idempotent."""
+    """Keep freed blocks below 32 MB for reuse (glibc's mallopt). Returns whether every setting
+    applied (it stops at the first refused one); idempotent."""
     global _applied
     if _applied is None:
         _applied = False

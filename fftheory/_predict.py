@@ -123,7 +123,7 @@ def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
     # A unit exactly at zero turns on (or stays off) at once: bound 0 if it moves at all.
     toward_zero = (Z * V < 0) | ((Z == 0) & (V > 0))
-    ratio = torch.where(toward_zero, -Z / V, torch.inf)  # = |z| / |v| there (V != 0 wherever toward_zero)
+    ratio = torch.where(toward_zero, Z.abs() / V.abs().clamp_min(1e-300), torch.inf)
     return ratio.flatten(-2).amin(-1)
 
 
@@ -197,13 +197,13 @@ def observe(
     X: Tensor,
     goodness: Goodness = sum_of_squares,
     *,
-    before: tuple[Tensor, Tensor] | None = None,
+    forward: tuple[Tensor, Tensor] | None = None,
 ) -> Observation:
     """Measure every point before and after the update W -> W_new.
 
-    `before` = (Z, H) at W, if the caller has them already (saves a forward pass).
+    `forward` = (Z, H) at W, if the caller has them already (saves a forward pass).
     """
-    Z, H = layer(W, X)[:2] if before is None else before
+    Z, H = layer(W, X)[:2] if forward is None else forward
     Z_new, H_new, _ = layer(W_new, X)
     before, after = measure(H, goodness), measure(H_new, goodness)
     crossed = ((Z > 0) != (Z_new > 0)).any(-1)
@@ -259,7 +259,8 @@ def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) 
         "l2": step**2 / (2 * rho),
         "hoyer": r2 / (2 * (math.sqrt(n) - 1)) if n > 1 else torch.full_like(step, math.nan),
     }
-    return {q: torch.nan_to_num(v, nan=math.inf) for q, v in bounds.items()}
+    # NaN (no bound) -> +inf; nan_to_num's default would also turn +inf into the largest finite float.
+    return {q: torch.nan_to_num(v, nan=math.inf, posinf=math.inf) for q, v in bounds.items()}
 
 
 

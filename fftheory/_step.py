@@ -50,7 +50,8 @@ class Step:
     `closed` is the theorem's closed form where one exists (sum of squares with
     Hinton's loss or the batch rules), else the lemma's Gram form with the
     explicit first-order formulas; `autograd` is the JVP along the W-gradient
-    step. The two are computed independently. Derived fields are cached.
+    step. The two are computed independently. Derived fields are computed on
+    first use from the stored ones, so build a Step with `step_on` only.
     """
 
     rule: Rule
@@ -177,7 +178,7 @@ def step_on(
         W_new = W.detach() - eta[:, None, None] * grad
     else:
         W_new = apply_rule(rule, W, X, eta=eta, goodness=goodness, positive=positive, theta=theta)
-    obs = observe(W, W_new, X, goodness, before=(Z, H))
+    obs = observe(W, W_new, X, goodness, forward=(Z, H))
     return Step(rule=rule, goodness=goodness, X=X, positive=positive, theta=theta, eta=eta, V=V, obs=obs,
                 goodness_grad=goodness_grad)
 
@@ -231,9 +232,11 @@ def predict_points(
       "nonnegative_inputs", "points_crossed", "points_undefined", "points":
       [{"index", "predicted", "observed", "bound", "crossed"}]}, quantities goodness,
       l1, l2, hoyer; a bound is the rigorous error bound (null where the point
-      crossed zero or a quantity is undefined; Infinity for a goodness without a
-      remainder bound).
+      crossed zero, or has no active unit: Hoyer undefined, no L2 gradient;
+      Infinity for a goodness without a remainder bound).
     """
+    if rule.needs_labels and positive is None:
+        raise ValueError(f"rule {rule.name!r} needs a positive mask")
     head = {"rule": rule.name, "loss": rule.loss or None, "theta": float(theta) if rule.needs_labels else None}
     reasons = not_applicable(bias=bias, activation=activation)
     if reasons:

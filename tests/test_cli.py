@@ -164,11 +164,13 @@ def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
         )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(delay)
+        # One Ctrl-C must do, even when it lands in hypothesis's gc callback (where Python
+        # would drop the KeyboardInterrupt; the CLI re-delivers it). Exiting takes about 1 s.
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=600)
+        if delay < 1:  # long before the report is due: the run must have been interrupted
+            assert proc.returncode == 130 and "fftheory: interrupted" in err, err
         assert proc.returncode in (0, 1, 130), err
-        if proc.returncode == 130:
-            assert "interrupted" in err
         files = sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []
         assert not [p for p in files if p.name.endswith(".tmp")]
         for p in files:

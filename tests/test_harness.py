@@ -181,14 +181,22 @@ def test_a_counterexample_row_fails_when_none_is_found():
 
 
 def test_points_too_close_to_call_are_counted_not_decided():
-    """Every clean (point, quantity) pair is either decided or counted as too close to call."""
+    """A clean (point, quantity) pair with a finite bound is decided or counted too close to call;
+    one with no finite bound (here: a goodness without a remainder bound) is neither."""
     from fftheory._harness import evaluate
 
     claim = fftheory.CLAIMS_BY_ID["1b.sign"]
     spec = fftheory.CaseSpec(n_points=6, n_in=8, n_units=10, seed=3, count=16, eta_fraction=0.9)
     out = evaluate(claim, spec)
     step = C.take_step(claim.build(spec), fftheory.RULES["batch-decrease"])
-    assert out.too_close is not None and out.too_close.sum() > 0  # a large step leaves some too close
+    assert out.too_close.sum() > 0  # a large step leaves some too close
     assert torch.equal(out.decided + out.too_close, step.clean.sum(-1) * len(fftheory.QUANTITIES))
-    verdict = run_claim(claim, profile=TINY)
-    assert verdict.points_too_close > 0 and "points_too_close" in verdict.to_json()
+    # Without a remainder bound the goodness is never decidable: not "too close" either.
+    no_bound = fftheory.Goodness(name="sos-no-remainder", fn=fftheory.sum_of_squares.fn)
+    bare = C.sign_outcomes(C.take_step(claim.build(spec), fftheory.RULES["batch-decrease"], goodness=no_bound))
+    assert torch.equal(bare.decided + bare.too_close, step.clean.sum(-1) * (len(fftheory.QUANTITIES) - 1))
+    # The verdict adds up the counts of every example it ran.
+    seen = []
+    counting = dataclasses.replace(claim, check=lambda case: seen.append(claim.check(case)) or seen[-1], examples=())
+    verdict = run_claim(counting, profile=TINY)
+    assert verdict.points_too_close == sum(int(o.too_close.sum()) for o in seen) > 0

@@ -144,3 +144,28 @@ def test_predict_points_api_refuses_layers_outside_the_theory():
     assert not fftheory.predict_points(dec, W, X, activation="gelu")["applicable"]
     plain = fftheory.predict_points(dec, W, X, bias=torch.zeros(5, dtype=torch.float64))
     assert plain["applicable"] and len(plain["points"]) == 4 and plain["points_crossed"] == 0
+
+
+@pytest.mark.parametrize("rule", sorted(fftheory.RULES))
+def test_the_engine_step_is_apply_rule(rule):
+    """step_on reuses its W-gradient for single-stage rules: the result must be apply_rule's."""
+    case = fftheory.build(fftheory.CaseSpec(n_points=5, n_in=6, n_units=7, seed=4, count=3, n_positive=2))
+    step = fftheory.take_step(case, fftheory.RULES[rule])
+    W_new = fftheory.apply_rule(fftheory.RULES[rule], case.W, case.X, eta=step.eta, positive=case.positive,
+                                theta=case.theta)
+    assert torch.equal(step.obs.W_new, W_new)
+
+
+def test_predict_points_needs_labels_for_the_ff_rules():
+    case = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3)).select(0)
+    with pytest.raises(ValueError, match="positive mask"):
+        fftheory.predict_points(fftheory.RULES["ff-simultaneous"], case.W[0], case.X[0], theta=1.0)
+
+
+def test_a_missing_remainder_bound_is_infinite_not_huge():
+    """No remainder bound means no decision: +inf, which every check's isfinite() leaves out."""
+    from fftheory._predict import remainder_bound
+
+    H = torch.rand(2, 3, 4, dtype=torch.float64)
+    bare = fftheory.Goodness(name="no-remainder", fn=fftheory.sum_of_squares.fn)
+    assert torch.isposinf(remainder_bound(H, 1e-3 * H, bare)["goodness"]).all()
