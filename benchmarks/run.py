@@ -133,7 +133,9 @@ def theorem1_check(W: torch.Tensor, X: torch.Tensor, eta_fraction: float, gradie
     }
     # Rounding allowance: fftheory's "rounding" tolerance, atol + rtol x size.
     tol = TOLERANCES["rounding"]
-    z_size = (X.abs() @ (W.abs() + W_new.abs()).transpose(-1, -2)).amax((-1, -2))
+    # Rounding of z scales with sum_j |x_kj| (|w_pj| + |w'_pj|) <= ||x_k|| (||w_p|| + ||w'_p||).
+    z_size = torch.linalg.vector_norm(X, dim=-1).amax(-1) * (
+        torch.linalg.vector_norm(W, dim=-1) + torch.linalg.vector_norm(W_new, dim=-1)).amax(-1)
     z_round = (tol.atol + tol.rtol * z_size)[..., None]
     crossed = ((Z > 0) != (Z_new > 0)).any(-1)
     clean = ~crossed & (L1 > 0)

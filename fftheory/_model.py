@@ -21,8 +21,14 @@ def layer(W: Tensor, X: Tensor) -> tuple[Tensor, Tensor, Tensor]:
       Z, H, M, each of shape (..., N, n): Z = X W^T, H = ReLU(Z), and the
       0/1 mask M = [H > 0] in the dtype of Z.
     """
+    Z, H = forward(W, X)
+    return Z, H, (Z > 0).to(Z.dtype)
+
+
+def forward(W: Tensor, X: Tensor) -> tuple[Tensor, Tensor]:
+    """Z = X W^T and H = ReLU(Z), each (..., N, n): `layer` without the mask."""
     Z = X @ W.transpose(-1, -2)
-    return Z, torch.relu(Z), (Z > 0).to(Z.dtype)
+    return Z, torch.relu(Z)
 
 
 def gram(X: Tensor) -> Tensor:

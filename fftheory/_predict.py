@@ -8,13 +8,15 @@ term; `_theory` holds the paper's closed forms, which tests compare with these.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import torch
 from torch import Tensor
 
 from ._goodness import Goodness, sum_of_squares
-from ._model import gram, layer
+from ._model import forward as layer_forward
+from ._model import gram
 from ._rules import Rule, apply_rule, weight_gradient
 from ._sparsity import active_count, hoyer_from_norms, l1, l2
 
@@ -121,10 +123,15 @@ def linear_term_sizes(H: Tensor, dH: Tensor, grad_g: Tensor) -> dict[str, Tensor
 
 def crossing_bound(Z: Tensor, V: Tensor) -> Tensor:
     """Largest eta for which no unit of z + eta v crosses zero, per case (...,); +inf if none moves toward zero."""
-    # A unit exactly at zero turns on (or stays off) at once: bound 0 if it moves at all.
-    toward_zero = (Z * V < 0) | ((Z == 0) & (V > 0))
-    ratio = torch.where(toward_zero, Z.abs() / V.abs().clamp_min(1e-300), torch.inf)
-    return ratio.flatten(-2).amin(-1)
+    # Unit p reaches zero at eta = -z_p / v_p, which is > 0 exactly when it moves toward zero.
+    if Z.numel() and bool(Z.abs().amin() > 0):
+        # No unit exactly at zero: 1 / the largest -v_p / z_p (element-wise float ops only,
+        # several times cheaper than masks and `where`; equal to min -z_p / v_p up to an ulp).
+        return 1 / torch.relu(-V / Z).flatten(-2).amax(-1)
+    # A unit exactly at zero turns on at once if it moves up (bound 0); moving down it stays off.
+    ratio = -Z / V
+    toward_zero = (ratio > 0) | ((Z == 0) & (V > 0))
+    return torch.where(toward_zero, ratio.abs(), torch.inf).flatten(-2).amin(-1)
 
 
 def step_scale(
@@ -135,6 +142,7 @@ def step_scale(
     weights: Tensor | None = None,
     *,
     goodness_grad: Tensor | None = None,
+    A: Tensor | None = None,
 ) -> Tensor:
     """The reference step size eta* per case (...,): the crossing bound, capped
     where some point's step would be as long as its activation if the terms of
@@ -144,16 +152,16 @@ def step_scale(
     rules; Hinton's are sigmoids, below 1; SymBa's can exceed 1). Checks take
     eta as a fraction (or multiple) of eta*, so steps stay on the scale where
     first-order predictions mean something, even where V cancels to ~0.
-    `goodness_grad`: grad g(h) at H = relu(Z), if the caller has it.
+    `goodness_grad` (grad g(h) at H = relu(Z)) and `A` (the Gram matrix of X): if the caller has them.
     """
     H = torch.relu(Z)
     grad = goodness_gradient(H, goodness) if goodness_grad is None else goodness_grad
-    size = l2((Z > 0).to(Z.dtype) * grad)
+    size = l2(torch.sign(H) * grad)  # sign(h) is the 0/1 active mask (float ops are cheaper than masks)
     if weights is not None:
         size = size * weights.abs()
-    pull = gram(X).abs() @ size[..., None]  # (..., N, 1)
-    length = l2(H) / pull[..., 0].clamp_min(1e-300)
-    length = torch.where(H.abs().sum(-1) > 0, length, torch.inf).amin(-1)
+    pull = (gram(X) if A is None else A).abs() @ size[..., None]  # (..., N, 1)
+    L2 = l2(H)
+    length = torch.where(L2 > 0, L2 / pull[..., 0].clamp_min(1e-300), torch.inf).amin(-1)
     scale = torch.minimum(crossing_bound(Z, V), length)
     # A case with no active unit anywhere: nothing moves, any finite step will do.
     return torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
@@ -175,7 +183,7 @@ class Observation:
       before, after: quantity -> its value before / after the step.
       changes: quantity -> observed change (after - before).
       crossed: whether any unit of the point changed sign (crossed zero).
-      active_change: change in the number of active units.
+      active_change: change in the number of active units (computed on first use).
     """
 
     W: Tensor
@@ -188,7 +196,10 @@ class Observation:
     after: dict[str, Tensor]
     changes: dict[str, Tensor]
     crossed: Tensor
-    active_change: Tensor
+
+    @functools.cached_property
+    def active_change(self) -> Tensor:
+        return active_count(self.H_new) - active_count(self.H)
 
 
 def observe(
@@ -203,10 +214,11 @@ def observe(
 
     `forward` = (Z, H) at W, if the caller has them already (saves a forward pass).
     """
-    Z, H = layer(W, X)[:2] if forward is None else forward
-    Z_new, H_new, _ = layer(W_new, X)
+    Z, H = layer_forward(W, X) if forward is None else forward
+    Z_new, H_new = layer_forward(W_new, X)
     before, after = measure(H, goodness), measure(H_new, goodness)
-    crossed = ((Z > 0) != (Z_new > 0)).any(-1)
+    # A unit crossed zero where the 0/1 active masks sign(h) differ.
+    crossed = (torch.sign(H_new) - torch.sign(H)).abs().amax(-1) > 0
     return Observation(
         W=W,
         W_new=W_new,
@@ -218,7 +230,6 @@ def observe(
         after=after,
         changes={q: after[q] - before[q] for q in QUANTITIES},
         crossed=crossed,
-        active_change=active_count(H_new) - active_count(H),
     )
 
 
@@ -237,19 +248,22 @@ def step_and_observe(
     return observe(W, W_new, X, goodness)
 
 
-def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
+def remainder_bound(
+    H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares, *, h_norms: tuple[Tensor, Tensor] | None = None
+) -> dict[str, Tensor]:
     """Rigorous bounds on |q(h + dh) - q(h) - grad q(h) . dh| for a step that crosses no zero.
 
     Goodness: the goodness's own `remainder` (+inf if it has none); L1 is linear on
     the active orthant; L2 and Hoyer use the curvature bounds derived in
     proofs/bounds.md, with rho = ||h|| - ||dh|| the closest the segment gets to
     the origin. Where rho <= 0 the bound is +inf (no decision possible).
+    `h_norms` = (||h||_1, ||h||_2) per point, if the caller has them.
     """
+    L1, L2 = (l1(H), l2(H)) if h_norms is None else h_norms
     step = l2(dH)
-    rho = l2(H) - step
+    rho = L2 - step
     rho = torch.where(rho > 0, rho, torch.nan)
     b = dH.sum(-1).abs()  # |d||h||_1|, exact on the active orthant
-    L1 = l1(H)
     n = H.shape[-1]
     # |r''| <= 2|b| |dh| / rho^2 + 2 (L1 + |b|) |dh|^2 / rho^3 for r = ||h||_1 / ||h||_2.
     r2 = 2 * b * step / rho**2 + 2 * (L1 + b) * step**2 / rho**3
@@ -265,23 +279,33 @@ def remainder_bound(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) 
 
 
 def gradient_norms(
-    H: Tensor, goodness: Goodness = sum_of_squares, *, goodness_grad: Tensor | None = None
+    H: Tensor,
+    goodness: Goodness = sum_of_squares,
+    *,
+    goodness_grad: Tensor | None = None,
+    h_norms: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """||grad_h q(h)||_2 of every quantity at every point, each (..., N).
 
     The goodness by autograd; L1, L2 and Hoyer from their gradients sign(h),
     h / ||h||_2 and -(sign(h)/||h||_2 - ||h||_1 h/||h||_2^3)/(sqrt(n) - 1)
     (NaN where h = 0 for L2 and Hoyer; tests compare them with autograd).
+    `h_norms` = (||h||_1, ||h||_2) per point, if the caller has them.
     """
-    S = torch.sign(H)
-    L1, L2 = l1(H), l2(H)
+    L1, L2 = (l1(H), l2(H)) if h_norms is None else h_norms
     n = H.shape[-1]
-    hoyer_grad = (S / L2[..., None] - (L1 / L2**3)[..., None] * H) / (math.sqrt(n) - 1) if n > 1 else H * math.nan
+    # With s = sign(h), c = ||s||^2 = #{h_p != 0} and <s, h> = L1:
+    # ||s / L2 - L1 h / L2^3||^2 = c / L2^2 - L1^2 / L2^4 = (c - (L1/L2)^2) / L2^2 >= 0.
+    # The difference can cancel; 8 eps c inside the root keeps the norm an upper bound.
+    c = (H != 0).sum(-1).to(H.dtype)
+    r = L1 / L2
+    eps = torch.finfo(H.dtype).eps
+    hoyer_norm = torch.sqrt((c - r * r).clamp_min(0) + 8 * eps * c) / (L2 * (math.sqrt(n) - 1))
     return {
         "goodness": l2(goodness_gradient(H, goodness) if goodness_grad is None else goodness_grad),
-        "l1": l2(S),
+        "l1": torch.sqrt(c),
         "l2": L2 / L2,
-        "hoyer": l2(hoyer_grad),
+        "hoyer": hoyer_norm if n > 1 else torch.full_like(L2, math.nan),
     }
 
 
@@ -292,14 +316,16 @@ def error_bound(
     goodness: Goodness = sum_of_squares,
     *,
     norms: dict[str, Tensor] | None = None,
+    h_norms: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """Bound on |observed - predicted| for each quantity, for points crossing no zero.
 
     The remainder bound along the real step, plus |grad q| times the part of the
     real step that the first-order step misses (zero up to rounding for the
-    single-stage rules, O(eta^2) for ff-two-step).
+    single-stage rules, O(eta^2) for ff-two-step). `norms`: `gradient_norms` at H;
+    `h_norms` = (||h||_1, ||h||_2): if the caller has them.
     """
-    remainder = remainder_bound(H, dH_observed, goodness)
+    remainder = remainder_bound(H, dH_observed, goodness, h_norms=h_norms)
     missed = l2(dH_observed - dH_predicted)
-    grads = gradient_norms(H, goodness) if norms is None else norms
+    grads = gradient_norms(H, goodness, h_norms=h_norms) if norms is None else norms
     return {q: remainder[q] + grads[q] * missed for q in QUANTITIES}

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ._goodness import Goodness, sum_of_squares
 from ._losses import Loss, hinton, negative_part, positive_part
-from ._model import layer
+from ._model import forward
 
 Objective = Callable[[Tensor, Tensor, Tensor], Tensor]
 
@@ -98,7 +98,7 @@ def forward_and_gradient(
     """The forward pass Z, H (..., N, n), G (..., N) at W, and dL/dW (..., n, m), by autograd
     through that same forward pass (so a step computes it once)."""
     W = W.detach().requires_grad_(True)
-    Z, H, _ = layer(W, X)
+    Z, H = forward(W, X)
     G = goodness(H)
     (grad,) = torch.autograd.grad(objective(G, positive, theta).sum(), W)
     return Z.detach(), H.detach(), G.detach(), grad
@@ -131,5 +131,6 @@ def apply_rule(
     theta_t = _as_case_scalar(theta, W)
     W = W.detach()
     for stage in rule.stages:
-        W = W - eta_t * weight_gradient(stage, W, X, goodness=goodness, positive=positive, theta=theta_t)
+        grad = weight_gradient(stage, W, X, goodness=goodness, positive=positive, theta=theta_t)
+        W = torch.addcmul(W, eta_t, grad, value=-1)  # W - eta grad in one pass
     return W

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ._cases import Case
 from ._goodness import Goodness, sum_of_squares
+from ._model import gram
 from ._predict import (
     QUANTITIES,
     Observation,
@@ -34,6 +35,7 @@ from ._predict import (
     step_scale,
 )
 from ._rules import Rule, apply_rule, forward_and_gradient
+from ._sparsity import l2
 from ._theory import first_order_changes, point_coefficients, term_sizes, u_vectors
 from ._tolerance import allowance
 
@@ -63,11 +65,12 @@ class Step:
     V: Tensor  # dz per unit eta along the W-gradient (autograd)
     obs: Observation
     goodness_grad: Tensor  # grad g(h) before the step (B, N, n)
+    A: Tensor  # Gram matrix of X (B, N, N)
 
     @functools.cached_property
     def M(self) -> Tensor:
-        """Active mask before the step (B, N, n)."""
-        return (self.obs.Z > 0).to(self.obs.Z.dtype)
+        """Active mask before the step (B, N, n): sign(h) = [h > 0] for h = ReLU(z)."""
+        return torch.sign(self.obs.H)
 
     @functools.cached_property
     def U(self) -> Tensor | None:
@@ -75,7 +78,12 @@ class Step:
         if not has_closed_form(self.rule, self.goodness):
             return None
         G = self.obs.before["goodness"]
-        return u_vectors(self.X, self.obs.H, point_coefficients(self.rule, G, self.positive, self.theta))
+        return u_vectors(self.X, self.obs.H, point_coefficients(self.rule, G, self.positive, self.theta), A=self.A)
+
+    @property
+    def h_norms(self) -> tuple[Tensor, Tensor]:
+        """(||h||_1, ||h||_2) of every point before the step, each (B, N)."""
+        return self.obs.before["l1"], self.obs.before["l2"]
 
     @functools.cached_property
     def dH_gram(self) -> Tensor:
@@ -85,7 +93,7 @@ class Step:
     @functools.cached_property
     def closed(self) -> dict[str, Tensor]:
         if self.U is not None:
-            return first_order_changes(self.obs.H, self.U, self.eta)
+            return first_order_changes(self.obs.H, self.U, self.eta, h_norms=self.h_norms)
         return linear_predictions(self.obs.H, self.dH_gram, self.goodness_grad)
 
     @functools.cached_property
@@ -114,19 +122,24 @@ class Step:
     @functools.cached_property
     def grad_norms(self) -> dict[str, Tensor]:
         """||grad q|| of every quantity at every point before the step."""
-        return gradient_norms(self.obs.H, self.goodness, goodness_grad=self.goodness_grad)
+        return gradient_norms(self.obs.H, self.goodness, goodness_grad=self.goodness_grad, h_norms=self.h_norms)
 
     @functools.cached_property
     def bound(self) -> dict[str, Tensor]:
         """Bound on |observed - predicted| per quantity (B, N)."""
         return error_bound(self.obs.H, self.obs.H_new - self.obs.H, self.dH_predicted, self.goodness,
-                           norms=self.grad_norms)
+                           norms=self.grad_norms, h_norms=self.h_norms)
 
     @functools.cached_property
     def z_size(self) -> Tensor:
-        """max_p,k sum_j |x_kj| (|w_pj| + |w'_pj|), (B, 1, 1): rounding errors of z scale with it."""
-        operands = self.X.abs() @ (self.obs.W.abs() + self.obs.W_new.abs()).transpose(-1, -2)
-        return operands.amax((-1, -2), keepdim=True)
+        """max_k ||x_k|| x max_p (||w_p|| + ||w'_p||), (B, 1, 1): rounding errors of z scale with it.
+
+        By Cauchy-Schwarz it bounds every sum_j |x_kj| (|w_pj| + |w'_pj|), the size of the
+        terms summed in z_kp before and after the step, at the cost of row norms, not a matmul.
+        """
+        x = l2(self.X).amax(-1)
+        w = (l2(self.obs.W) + l2(self.obs.W_new)).amax(-1)
+        return (x * w)[:, None, None]
 
     def z_rounding(self, tol: str = "rounding") -> Tensor:
         """Allowance for the rounding error of any computed z, (B, 1, 1)."""
@@ -171,16 +184,17 @@ def step_on(
     )
     V = direction_from_gradient(X, grad)
     goodness_grad = goodness_gradient(H, goodness)
+    A = gram(X)
     if eta is None:
         weights = loss_weights(rule, G, positive, theta)
-        eta = eta_fraction * step_scale(Z, V, X, goodness, weights, goodness_grad=goodness_grad)
+        eta = eta_fraction * step_scale(Z, V, X, goodness, weights, goodness_grad=goodness_grad, A=A)
     if len(rule.stages) == 1:  # the step is W - eta dL/dW with the gradient just taken
-        W_new = W.detach() - eta[:, None, None] * grad
+        W_new = torch.addcmul(W.detach(), eta[:, None, None], grad, value=-1)  # as apply_rule does
     else:
         W_new = apply_rule(rule, W, X, eta=eta, goodness=goodness, positive=positive, theta=theta)
     obs = observe(W, W_new, X, goodness, forward=(Z, H))
     return Step(rule=rule, goodness=goodness, X=X, positive=positive, theta=theta, eta=eta, V=V, obs=obs,
-                goodness_grad=goodness_grad)
+                goodness_grad=goodness_grad, A=A)
 
 
 def take_step(

@@ -36,24 +36,28 @@ def point_coefficients(rule: Rule, G: Tensor, positive: Tensor, theta: Tensor) -
     raise ValueError(f"no closed form for rule {rule.name!r}")
 
 
-def u_vectors(X: Tensor, H: Tensor, coefficients: Tensor) -> Tensor:
-    """u_k = sum_i a_ik s_i h_i for every point k, shape (..., N, n)."""
-    return gram(X) @ (coefficients[..., None] * H)
+def u_vectors(X: Tensor, H: Tensor, coefficients: Tensor, *, A: Tensor | None = None) -> Tensor:
+    """u_k = sum_i a_ik s_i h_i for every point k, shape (..., N, n); `A`: gram(X), if the caller has it."""
+    if A is None:
+        A = gram(X)
+    return A @ (coefficients[..., None] * H)
 
 
-def first_order_changes(H: Tensor, U: Tensor, eta: Tensor) -> dict[str, Tensor]:
+def first_order_changes(
+    H: Tensor, U: Tensor, eta: Tensor, *, h_norms: tuple[Tensor, Tensor] | None = None
+) -> dict[str, Tensor]:
     """Theorem 1b's first-order changes of goodness, L1, L2 and Hoyer sparsity.
 
     Args:
       H: activations (..., N, n). U: u vectors (..., N, n). eta: (...,).
+      h_norms: (||h||_1, ||h||_2) per point (..., N), if the caller has them.
     Returns:
       name -> (..., N). Hoyer is NaN where h_k = 0 (undefined).
     """
-    M = (H > 0).to(H.dtype)
     eta = eta[..., None]
     hu = (H * U).sum(-1)
-    mu = (M * U).sum(-1)
-    L1, L2 = l1(H), l2(H)
+    mu = (torch.sign(H) * U).sum(-1)  # <m_k, u_k>: sign(h) is the 0/1 mask, as h = ReLU(z) >= 0
+    L1, L2 = (l1(H), l2(H)) if h_norms is None else h_norms
     root = math.sqrt(H.shape[-1])
     return {
         "goodness": -4 * eta * hu,

@@ -79,18 +79,18 @@ def test_false_claims_fail_with_a_replayable_counterexample(rule, quantity, sign
 
 # ---- mutated theory: each mutant must make some claim fail.
 
-def _mutant_u_sign(X, H, s):
-    return -_theory.u_vectors(X, H, s)
+def _mutant_u_sign(X, H, s, **kw):
+    return -_theory.u_vectors(X, H, s, **kw)
 
 
-def _mutant_no_self_term(X, H, s):
+def _mutant_no_self_term(X, H, s, **kw):
     A = fftheory.gram(X)
     A = A - torch.diag_embed(torch.diagonal(A, dim1=-2, dim2=-1))
     return A @ (s[..., None] * H)
 
 
-def _mutant_hoyer_l2(H, U, eta):
-    out = _theory.first_order_changes(H, U, eta)
+def _mutant_hoyer_l2(H, U, eta, **kw):
+    out = _theory.first_order_changes(H, U, eta, **kw)
     M = (H > 0).to(H.dtype)
     L1, L2 = fftheory.l1(H), fftheory.l2(H)
     n = H.shape[-1]
@@ -103,13 +103,13 @@ def _mutant_swap_ff_weights(rule, G, positive, theta):
     return _theory.point_coefficients(rule, G, ~positive, theta)
 
 
-def _mutant_no_first_order(H, U, eta):
-    return {q: torch.zeros_like(v) for q, v in _theory.first_order_changes(H, U, eta).items()}
+def _mutant_no_first_order(H, U, eta, **kw):
+    return {q: torch.zeros_like(v) for q, v in _theory.first_order_changes(H, U, eta, **kw).items()}
 
 
-def _mutant_point_mask(H, U, eta):
+def _mutant_point_mask(H, U, eta, **kw):
     """The mask of another point (i = k + 1) used in place of point k's."""
-    out = _theory.first_order_changes(H, U, eta)
+    out = _theory.first_order_changes(H, U, eta, **kw)
     M = (torch.roll(H, 1, dims=-2) > 0).to(H.dtype)
     out["l1"] = -2 * eta[..., None] * (M * U).sum(-1)
     return out

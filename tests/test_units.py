@@ -115,6 +115,13 @@ def test_crossing_bound_counts_only_units_moving_toward_zero():
     assert fftheory.crossing_bound(t([[0.5]]), t([[1.0]])).item() == math.inf
 
 
+def test_crossing_bound_at_zero():
+    """A unit exactly at zero turns on at once if it moves up (bound 0) and stays off if it moves down."""
+    assert fftheory.crossing_bound(t([[0.0, 1.0]]), t([[1.0, -0.5]])).item() == 0.0
+    assert fftheory.crossing_bound(t([[0.0, 1.0]]), t([[-1.0, -0.5]])).item() == pytest.approx(2.0)
+    assert fftheory.crossing_bound(t([[0.0, 1.0]]), t([[0.0, 0.5]])).item() == math.inf
+
+
 @pytest.mark.parametrize("goodness", ["sum-of-squares", "l1", "log-sum-exp"])
 def test_gradient_norms_match_autograd(goodness):
     """The analytic gradients of L1, L2 and Hoyer (used for bounds and rounding) are autograd's."""
