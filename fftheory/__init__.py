@@ -34,6 +34,7 @@ from ._claims import CLAIMS, CLAIMS_BY_ID, Claim
 from ._goodness import GOODNESS, Goodness, sum_of_squares
 from ._losses import LOSSES, Loss, hinton, symba
 from ._harness import MIN_CASES, Verdict, replay, run_claim
+from ._io import InputError
 from ._model import gram, layer
 from ._predict import (
     QUANTITIES,
@@ -61,6 +62,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CATALOGUE",
     "GOODNESS",
+    "InputError",
     "LOSSES",
     "Loss",
     "Properties",

@@ -28,7 +28,7 @@ from ._goodness import Goodness
 from ._harness import MIN_CASES, Verdict, run_claim
 from ._model import gram, layer
 from ._predict import goodness_gradient, linear_predictions, loss_weights
-from ._profiles import PROFILES, Profile
+from ._profiles import Profile, get_profile
 from ._rules import Rule
 from ._step import rounding, take_step
 from ._symbolic import symbolic_form, symbolic_gradient
@@ -302,7 +302,7 @@ class VariantReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row holds, is not applicable, or reports non-differentiability; 1 otherwise."""
+        """0 when every row holds or reports non-differentiability; 1 when one fails or is undecided."""
         return 1 if self.failed else 0
 
     def to_json(self) -> dict:
@@ -341,9 +341,9 @@ def check_variant(
     Raises:
       VariantError: the goodness raises, has the wrong shape or is non-finite.
     """
+    prof = get_profile(profile)
     variant = as_variant(target)
     validate_goodness(variant.goodness)
-    prof = PROFILES[profile] if isinstance(profile, str) else profile
     start = time.perf_counter()
     properties = detect_properties(variant.goodness)
     form = symbolic_form(variant.goodness, 3)

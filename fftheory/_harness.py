@@ -18,19 +18,20 @@ from hypothesis import seed as hypothesis_seed
 from ._cases import CaseSpec
 from ._checks import Outcomes
 from ._claims import Claim
-from ._profiles import PROFILES, Profile
+from ._profiles import Profile, get_profile
 from ._tolerance import TAYLOR_RATE_TOL
 
-Status = Literal["holds", "fails", "undecided", "not applicable", "not differentiable"]
+Status = Literal["holds", "fails", "undecided", "not differentiable"]
 
-MIN_CASES = 20  # fewer applicable cases than this: "undecided", never "holds"
+MIN_CASES = 20  # fewer applicable cases than this (none included): "undecided", never "holds"
 
 
 @dataclasses.dataclass
 class Verdict:
     """What running one claim found.
 
-    cases_applicable counts cases that met the assumptions; points_decided /
+    cases_applicable counts cases that met the assumptions, cases_not_applicable
+    those that did not (never counted as passes); points_decided /
     points_agreed count point-level decisions (e.g. signs beyond the bound);
     points_undefined counts points left out because a quantity is undefined there;
     points_too_close counts (point, quantity) pairs too close to call (|prediction|
@@ -58,8 +59,13 @@ class Verdict:
     def agreement(self) -> float | None:
         return self.points_agreed / self.points_decided if self.points_decided else None
 
+    @property
+    def cases_not_applicable(self) -> int:
+        return self.cases_tried - self.cases_applicable
+
     def to_json(self) -> dict:
-        return dict(dataclasses.asdict(self), agreement=self.agreement)
+        return dict(dataclasses.asdict(self), cases_not_applicable=self.cases_not_applicable,
+                    agreement=self.agreement)
 
 
 class _Tally:
@@ -71,8 +77,9 @@ class _Tally:
     def add(self, out: Outcomes) -> None:
         self.tried += int(out.applicable.numel())
         self.applicable += int(out.applicable.sum())
-        self.decided += int(out.decided.sum())
-        self.agreed += int(out.agreed.sum())
+        # Agreement counts only cases that met the assumptions: the rest are not applicable.
+        self.decided += int(out.decided[out.applicable].sum())
+        self.agreed += int(out.agreed[out.applicable].sum())
         if out.undefined is not None:
             self.undefined += int(out.undefined.sum())
         if out.too_close is not None:
@@ -113,11 +120,13 @@ def run_claim(
 
     Args:
       profile: name or Profile: examples per claim and cases per example.
-      min_cases: applicable cases needed before "holds" can be said.
+      min_cases: applicable cases needed before "holds" can be said (at least 1).
       seed: hypothesis seed (ignored by derandomised profiles, which are fixed).
       database: hypothesis example database (None: nothing written to disk).
     """
-    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    if isinstance(min_cases, bool) or not isinstance(min_cases, int) or min_cases < 1:
+        raise ValueError(f"min_cases must be an integer >= 1, got {min_cases!r}")
+    prof = get_profile(profile)
     tally = _Tally()
 
     def body(spec: CaseSpec) -> None:
@@ -155,9 +164,8 @@ def run_claim(
     elif verdict.taylor_rate is not None and abs(verdict.taylor_rate - 2) > TAYLOR_RATE_TOL:
         verdict.status = "fails"
         verdict.note = f"median Taylor rate {verdict.taylor_rate:.3f} is not within {TAYLOR_RATE_TOL} of 2"
-    elif tally.applicable == 0:
-        verdict.status, verdict.note = "not applicable", "no generated case met the assumptions"
     elif tally.applicable < min_cases:
         verdict.status = "undecided"
-        verdict.note = f"only {tally.applicable} applicable cases (< {min_cases})"
+        verdict.note = (f"only {tally.applicable} of {tally.tried} generated cases met the assumptions "
+                        f"(< min cases {min_cases}); the other {tally.tried - tally.applicable} were not applicable")
     return verdict

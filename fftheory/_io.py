@@ -32,8 +32,16 @@ def load_case_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from exc
 
 
+def _as_array(value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def _float_matrix(name: str, value, rank: int) -> Tensor:
-    array = np.asarray(value)
+    if value is None:
+        raise InputError(f"missing array {name!r}")
+    array = _as_array(value)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise InputError(f"array {name!r} has dtype {array.dtype}; expected a real floating-point array")
     if array.dtype.kind != "f":
@@ -48,10 +56,15 @@ def _float_matrix(name: str, value, rank: int) -> Tensor:
 def validate_case(
     arrays: dict, *, needs_labels: bool
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """W (n, m), X (N, m) and, for the ff rules, a bool `positive` (N) with both classes present."""
+    """W (n, m), X (N, m) and, for the ff rules, a bool `positive` (N) with both classes present.
+
+    `arrays` maps names to numpy arrays or torch tensors; the results are new float64
+    tensors (the caller's arrays are never modified). Raises InputError naming the array.
+    """
     for name in ("W", "X") + (("positive",) if needs_labels else ()):
-        if name not in arrays:
-            raise InputError(f"missing array {name!r} (found: {sorted(arrays) or 'none'})")
+        if arrays.get(name) is None:
+            found = sorted(k for k, v in arrays.items() if v is not None)
+            raise InputError(f"missing array {name!r} (found: {found or 'none'})")
     W = _float_matrix("W", arrays["W"], 2)
     X = _float_matrix("X", arrays["X"], 2)
     if X.shape[0] == 0:
@@ -64,7 +77,7 @@ def validate_case(
         )
     positive = None
     if needs_labels:
-        raw = np.asarray(arrays["positive"])
+        raw = _as_array(arrays["positive"])
         if raw.dtype != np.bool_:
             raise InputError(f"array 'positive' has dtype {raw.dtype}; expected bool")
         if raw.shape != (X.shape[0],):
@@ -78,13 +91,13 @@ def validate_case(
 def layer_extras(arrays: dict, n_units: int) -> tuple[Tensor | None, str]:
     """The optional bias 'b' (n,) and 'activation' name of a case file (default: none, "relu")."""
     bias = None
-    if "b" in arrays:
+    if arrays.get("b") is not None:
         bias = _float_matrix("b", arrays["b"], 1)
         if bias.shape != (n_units,):
             raise InputError(f"array 'b' has shape {tuple(bias.shape)}; expected ({n_units},), one per unit of W")
     activation = "relu"
     if "activation" in arrays:
-        value = np.asarray(arrays["activation"])
+        value = _as_array(arrays["activation"])
         if value.shape != () or value.dtype.kind != "U":
             raise InputError(f"array 'activation' must be a scalar string, got dtype {value.dtype} shape {value.shape}")
         activation = str(value)
@@ -93,6 +106,10 @@ def layer_extras(arrays: dict, n_units: int) -> tuple[Tensor | None, str]:
 
 def check_scalar(name: str, value: float, *, positive: bool) -> float:
     """A finite float (and > 0 if `positive`)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(value):
         raise InputError(f"{name} must be finite, got {value}")
     if positive and value <= 0:

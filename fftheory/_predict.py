@@ -168,9 +168,12 @@ def step_scale(
 
 
 def autograd_prediction(H: Tensor, dH: Tensor, goodness: Goodness = sum_of_squares) -> dict[str, Tensor]:
-    """First-order change of each quantity: its Jacobian-vector product at H along dH."""
-    _, tangents = torch.func.jvp(lambda h: measure(h, goodness), (H,), (dH,))
-    return tangents
+    """First-order change of each quantity: its Jacobian-vector product at H along dH.
+
+    NaN where the quantity itself is undefined (e.g. Hoyer for n = 1, whose constant
+    NaN would otherwise get a zero tangent)."""
+    values, tangents = torch.func.jvp(lambda h: measure(h, goodness), (H,), (dH,))
+    return {q: torch.where(torch.isnan(values[q]), torch.nan, t) for q, t in tangents.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,6 +54,15 @@ PROFILES: dict[str, Profile] = {
 DEFAULT_PROFILE = "ci"
 
 
+def get_profile(profile: str | Profile) -> Profile:
+    """A Profile, or the registered one of that name (ValueError naming the choices)."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    return PROFILES[profile]
+
+
 def profile_from_env(default: str = DEFAULT_PROFILE) -> Profile:
     """The profile named by FFTHEORY_PROFILE, else `default`."""
     name = os.environ.get(PROFILE_ENV, default)

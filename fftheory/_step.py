@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ._cases import Case
 from ._goodness import Goodness, sum_of_squares
+from ._io import check_scalar, layer_extras, validate_case
 from ._model import gram
 from ._predict import (
     QUANTITIES,
@@ -236,7 +237,8 @@ def predict_points(
     """Predicted (first-order, autograd lemma) and observed changes for every point of one layer.
 
     Args:
-      W: (n, m) float64. X: (N, m) float64. positive: bool (N,) for the ff rules.
+      W: (n, m) float. X: (N, m) float (arrays or tensors, copied to float64; never
+        modified). positive: bool (N,) for the ff rules, with both classes present.
       eta: step size; default 0.1 * the reference step `step_scale`.
       bias (n,), activation: the layer's, if it has them; a non-zero bias or an
         activation other than ReLU is outside the theory: "applicable" is false,
@@ -244,13 +246,16 @@ def predict_points(
     Returns:
       {"applicable", "not_applicable", "rule", "eta", "theta", "eta_reference",
       "nonnegative_inputs", "points_crossed", "points_undefined", "points":
-      [{"index", "predicted", "observed", "bound", "crossed"}]}, quantities goodness,
-      l1, l2, hoyer; a bound is the rigorous error bound (null where the point
-      crossed zero, or has no active unit: Hoyer undefined, no L2 gradient;
-      Infinity for a goodness without a remainder bound).
+      [{"index", "predicted", "observed", "bound", "crossed", "undefined"}]}, quantities
+      goodness, l1, l2, hoyer; a bound is the rigorous error bound (null where the point
+      crossed zero; Infinity for a goodness without a remainder bound); "undefined" lists
+      the quantities with no value at the point (Hoyer for n = 1; Hoyer and the L2 change
+      where h = 0), and points_undefined counts the points with any.
     """
-    if rule.needs_labels and positive is None:
-        raise ValueError(f"rule {rule.name!r} needs a positive mask")
+    W, X, positive = validate_case(dict(W=W, X=X, positive=positive), needs_labels=rule.needs_labels)
+    eta = None if eta is None else check_scalar("eta", eta, positive=True)
+    theta = check_scalar("theta", theta, positive=False)
+    bias, activation = layer_extras(dict(b=bias, activation=activation), W.shape[0])
     head = {"rule": rule.name, "loss": rule.loss or None, "theta": float(theta) if rule.needs_labels else None}
     reasons = not_applicable(bias=bias, activation=activation)
     if reasons:
@@ -270,13 +275,17 @@ def predict_points(
     points = []
     for k in range(X.shape[0]):
         crossed = bool(step.obs.crossed[0, k])
+        predicted = {q: number(step.autograd[q][0, k]) for q in QUANTITIES}
+        observed = {q: number(step.obs.changes[q][0, k]) for q in QUANTITIES}
         points.append(
             {
                 "index": k,
-                "predicted": {q: number(step.autograd[q][0, k]) for q in QUANTITIES},
-                "observed": {q: number(step.obs.changes[q][0, k]) for q in QUANTITIES},
+                "predicted": predicted,
+                "observed": observed,
                 "bound": None if crossed else {q: number(step.bound[q][0, k]) for q in QUANTITIES},
                 "crossed": crossed,
+                # Hoyer is undefined for n = 1 and at h = 0 (as is the L2 direction): no numbers there.
+                "undefined": [q for q in QUANTITIES if predicted[q] is None or observed[q] is None],
             }
         )
     return {
@@ -288,6 +297,6 @@ def predict_points(
         # Theorem 1's sign statements (1a, 1c, 1d) assume x >= 0; the first-order predictions do not.
         "nonnegative_inputs": bool((X >= 0).all()),
         "points_crossed": int(step.obs.crossed.sum()),
-        "points_undefined": int((~step.defined).sum()),
+        "points_undefined": sum(bool(p["undefined"]) for p in points),
         "points": points,
     }

@@ -127,7 +127,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         cells = " ".join(f"{_fmt(p['predicted'][q], '.4e'):>13} {_fmt(p['observed'][q], '.4e'):>13}" for q in QUANTITIES)
         print(f"{p['index']:>5} {cells}  {'yes' if p['crossed'] else 'no'}")
     print(f"{result['points_crossed']} point(s) crossed zero (no bound), "
-          f"{result['points_undefined']} with no active unit (Hoyer undefined, no bounds)")
+          f"{result['points_undefined']} with an undefined quantity (no active unit, or n = 1: Hoyer undefined)")
     if not result["nonnegative_inputs"]:
         print("note: X has negative entries; Theorem 1's sign statements assume non-negative inputs")
     if args.json:

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import fftheory
 
@@ -85,9 +86,12 @@ def test_predict_reports_every_point(tmp_path, capsys, rule):
         (dict(X=np.ones(6)), [], "rank 1"),
         (dict(X=np.zeros((0, 6))), [], "empty batch"),
         (dict(X=np.full((4, 6), np.nan)), [], "NaN or Inf"),
+        (dict(W=np.full((5, 6), np.inf)), [], "array 'W' contains NaN or Inf"),
         (dict(W=np.ones((5, 6), dtype=np.int64)), [], "integer dtype"),
         (dict(positive=np.ones(3, dtype=bool)), ["--rule", "ff-two-step", "--theta", "1"], "shape (3,)"),
         (dict(positive=np.ones(4, dtype=bool)), ["--rule", "ff-two-step", "--theta", "1"], "one negative"),
+        (dict(positive=np.zeros(4, dtype=bool)), ["--rule", "ff-simultaneous", "--theta", "1"], "one positive"),
+        (dict(positive=np.ones(4)), ["--rule", "ff-two-step", "--theta", "1"], "expected bool"),
         ({}, ["--rule", "ff-simultaneous"], "needs --theta"),
         ({}, ["--eta", "-1"], "--eta must be > 0"),
         ({}, ["--eta", "nan"], "--eta must be finite"),
@@ -221,3 +225,52 @@ def test_predict_counts_crossings_and_notes_signed_inputs(tmp_path, capsys):
     report, printed = json.loads(out.read_text()), capsys.readouterr().out
     assert not report["nonnegative_inputs"] and "negative entries" in printed
     assert report["points_crossed"] == sum(p["crossed"] for p in report["points"]) > 0
+
+
+def test_predict_one_unit_reports_hoyer_undefined(tmp_path, capsys):
+    """n = 1: Hoyer sparsity is undefined at every point; reported and counted, never a number."""
+    from fftheory import cli
+
+    W, X = np.array([[0.7, 0.2, 0.4]]), np.array([[1.0, 0.5, 0.1], [0.3, 0.9, 0.2]])
+    case, out = tmp_path / "one.npz", tmp_path / "p.json"
+    np.savez(case, W=W, X=X)
+    assert cli.main(["predict", str(case), "--rule", "batch-decrease", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["points_undefined"] == 2 and "n = 1" in capsys.readouterr().out
+    for p in report["points"]:
+        assert p["undefined"] == ["hoyer"] and p["predicted"]["hoyer"] is None and p["observed"]["hoyer"] is None
+        assert p["predicted"]["goodness"] < 0 and p["observed"]["goodness"] < 0  # the rest is still predicted
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(W=torch.full((5, 6), float("nan"), dtype=torch.float64)), "array 'W' contains NaN or Inf"),
+        (dict(X=torch.ones(4, 7, dtype=torch.float64)), "shape mismatch"),
+        (dict(X=torch.ones(4, 6, dtype=torch.int64)), "integer dtype"),
+        (dict(eta=0.0), "eta must be > 0"),
+        (dict(eta=float("inf")), "eta must be finite"),
+        (dict(positive=torch.zeros(4, dtype=torch.bool)), "one positive"),
+        (dict(positive=None), "missing array 'positive'"),
+    ],
+)
+def test_predict_points_api_rejects_bad_input(change, message):
+    """The Python API validates as the CLI does, naming the array; the caller's tensors are untouched."""
+    case = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3, n_positive=2)).select(0)
+    args = dict(W=case.W[0].clone(), X=case.X[0].clone(), positive=case.positive[0].clone(), theta=1.0, eta=None)
+    args.update(change)
+    with pytest.raises(fftheory.InputError, match=message.replace("(", r"\(")):
+        fftheory.predict_points(fftheory.RULES["ff-simultaneous"], **args)
+
+
+def test_predict_points_api_leaves_the_callers_arrays_alone():
+    case = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3)).select(0)
+    W, X = case.W[0].clone(), case.X[0].clone()
+    W0, X0 = W.clone(), X.clone()
+    result = fftheory.predict_points(fftheory.RULES["batch-decrease"], W, X)
+    assert result["applicable"] and torch.equal(W, W0) and torch.equal(X, X0)
+
+
+def test_check_variant_unknown_profile_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        fftheory.check_variant("l1", profile="fast")

@@ -34,10 +34,19 @@ def _constant(applicable: bool, margin: float):
     return check
 
 
-def test_only_invalid_cases_is_not_applicable_never_holds():
-    verdict = run_claim(_claim(_constant(False, 1.0)), profile=TINY)
-    assert verdict.status == "not applicable"
-    assert verdict.cases_applicable == 0 and verdict.cases_tried == 10
+def test_only_invalid_cases_is_undecided_never_holds():
+    """A generator that yields only invalid cases: every case counted not applicable, none a pass."""
+    verdict = run_claim(_claim(_constant(False, 1.0)), profile=TINY, min_cases=1)
+    assert verdict.status == "undecided", verdict
+    assert verdict.cases_applicable == 0 and verdict.cases_tried == verdict.cases_not_applicable == 10
+    assert verdict.points_decided == 0 and verdict.to_json()["cases_not_applicable"] == 10
+    assert "0 of 10" in verdict.note
+
+
+@pytest.mark.parametrize("min_cases", [0, -1, 2.5, True])
+def test_min_cases_must_be_a_positive_integer(min_cases):
+    with pytest.raises(ValueError, match="min_cases"):
+        run_claim(_claim(_constant(True, 1.0)), profile=TINY, min_cases=min_cases)
 
 
 def test_too_few_valid_cases_is_undecided_never_holds():

@@ -165,7 +165,7 @@ def test_the_engine_step_is_apply_rule(rule):
 
 def test_predict_points_needs_labels_for_the_ff_rules():
     case = fftheory.build(fftheory.CaseSpec(n_points=4, n_in=6, n_units=5, seed=3)).select(0)
-    with pytest.raises(ValueError, match="positive mask"):
+    with pytest.raises(ValueError, match="missing array 'positive'"):
         fftheory.predict_points(fftheory.RULES["ff-simultaneous"], case.W[0], case.X[0], theta=1.0)
 
 
