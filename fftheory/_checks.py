@@ -221,6 +221,10 @@ def _fit_rates(etas: np.ndarray, errors: np.ndarray, floors: np.ndarray) -> np.n
     between consecutive points agree within TAYLOR_STABLE. Where second- and
     third-order terms still compete (a dip, a bend), the case is undecided,
     not passed or failed: its true rate only shows below the rounding floor.
+    A fitted rate below 2 - TAYLOR_RATE_TOL is kept only when every local slope
+    is below it too (consistent evidence of a lower order); a window whose slopes
+    straddle that line is still bending (e.g. 1.47, 1.79, 1.91 after a
+    cancellation dip): undecided.
     """
     import scipy.stats  # here, not at the top: it adds 0.7 s to every CLI start
 
@@ -232,7 +236,9 @@ def _fit_rates(etas: np.ndarray, errors: np.ndarray, floors: np.ndarray) -> np.n
         x, y = np.log(etas[b, use]), np.log(errors[b, use])
         local = np.diff(y) / np.diff(x)
         if local.max() - local.min() <= TAYLOR_STABLE:
-            rates[b] = scipy.stats.linregress(x, y).slope
+            rate = scipy.stats.linregress(x, y).slope
+            if rate >= 2 - TAYLOR_RATE_TOL or local.max() < 2 - TAYLOR_RATE_TOL:
+                rates[b] = rate
     return rates
 
 

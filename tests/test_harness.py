@@ -148,6 +148,22 @@ def test_taylor_rate_one_is_rejected():
     assert C._rate_margin(torch.tensor([1.0, 1.7, 2.0, 3.0])).gt(0).tolist() == [False, False, True, True]
 
 
+def test_taylor_fit_decides_only_consistent_windows():
+    """Rate 1 and rate 2 are decided; a window bending toward 2 after a cancellation dip
+    (the errors of the 2b counterexample in _regressions) is undecided, not a failure."""
+    import numpy as np
+
+    etas = 0.05 * 2.0 ** -np.arange(12)
+    floors = np.full(12, 1e-16)
+    bending = [1.517e-06, 1.761e-07, 1.863e-08, 1.485e-09, 2.513e-11, 5.584e-11, 2.015e-11, 5.813e-12,
+               1.550e-12, 1.2e-14, 1.1e-14, 1.0e-14]  # fitted window: the 4 entries from 5.584e-11
+    floors_bending = np.full(12, 1.1e-14)
+    rates = C._fit_rates(np.stack([etas] * 3), np.stack([etas, etas**2, np.array(bending)]),
+                         np.stack([floors, floors, floors_bending]))
+    assert rates[0] == pytest.approx(1.0) and rates[1] == pytest.approx(2.0)
+    assert np.isnan(rates[2])
+
+
 def test_undefined_points_are_counted_and_left_out():
     """A point with no active unit has no Hoyer sparsity: it is counted, never decided."""
     from fftheory._harness import evaluate
