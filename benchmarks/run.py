@@ -611,6 +611,8 @@ def table(results: dict) -> str:
             f"{d['exponent_engine']:.2f}", "engine", f"largest 3: {d['exponent_engine_largest3']:.2f}; forward "
             f"{d['exponent_forward']:.2f}; engine/forward {d['exponent_engine_over_forward']:+.2f}; "
             f"expected <= {d['expected_at_most']:g} {'; FLAG: ' + ', '.join(d['flags']) if d['flags'] else ''}")
+        ratios = ", ".join(f"{f / e:.3f}" for f, e in zip(d["forward_cpu_s"], d["engine_cpu_s"]))
+        row(f"    engine throughput / forward throughput by {dim}", "", "", ratios)
     lines.append("")
     va = results["variants"]
     for prof, data in va.items():
