@@ -428,6 +428,15 @@ def section_variants(cfg: dict) -> dict:
         pname = profile if isinstance(profile, str) else profile.name
         out[pname] = {"variants": rows, "total_cpu_s": sum(r["cpu_s"] for r in rows.values()),
                       "total_wall_s": sum(r["wall_s"] for r in rows.values())}
+    if "ci" in out:
+        # A thorough check per variant takes minutes; scale the ci run by the profiles' case counts.
+        ci, thorough = fftheory.PROFILES["ci"], fftheory.PROFILES["thorough"]
+        factor = (thorough.max_examples * thorough.count) / (ci.max_examples * ci.count)
+        out["thorough (estimated)"] = {
+            "factor_over_ci": factor,
+            "estimated_cpu_s": {n: r["cpu_s"] * factor for n, r in out["ci"]["variants"].items()},
+            "estimated_cases": {n: round(r["cases_tried"] * factor) for n, r in out["ci"]["variants"].items()},
+        }
     out["load_after"] = load()
     return out
 
@@ -623,6 +632,13 @@ def table(results: dict) -> str:
             row(f"  {name}", num(r["cpu_s"], ".1f"), "s", f"[{r['wall_s']:.1f}] {r['cases_tried']} cases, "
                 f"{r['claims']} rows, taylor rows {r['taylor_rows_cpu_s']:.1f} s, exit {r['exit_code']}")
         row("  total", num(data["total_cpu_s"], ".1f"), "s", f"[{data['total_wall_s']:.1f}]")
+    if "thorough (estimated)" in va:
+        th = va["thorough (estimated)"]
+        lines.append(f"4. fftheory check, profile thorough (estimated: ci CPU time x {th['factor_over_ci']:.0f}, "
+                     "the ratio of the profiles' cases)")
+        for name, cpu in th["estimated_cpu_s"].items():
+            row(f"  {name}", num(cpu, ".0f"), "s", f"~{num(th['estimated_cases'][name])} cases")
+        row("  total", num(sum(th["estimated_cpu_s"].values()), ".0f"), "s")
     lines.append("")
     ve = results["verify"]
     lines.append(f"5. fftheory verify, profile {ve['profile']}")
