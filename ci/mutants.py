@@ -210,7 +210,7 @@ def pytest_command(tests, *, profile: str, seed: int | None, workers: int, desel
     return cmd + list(tests)
 
 
-_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$")
+_SUMMARY = re.compile(r"^(FAILED|ERROR) (.+?)(?: - (.*))?$")  # test ids may hold spaces
 
 
 def first_failure(output: str) -> tuple[str, str] | None:

@@ -28,10 +28,10 @@ Modules, by job:
 """
 
 from ._cases import Case, CaseSpec, build
-from ._check_variant import Properties, VariantError, VariantReport, check_variant, detect_properties
+from ._check_variant import Properties, VariantReport, check_variant, detect_properties
 from ._checks import Outcomes
 from ._claims import CLAIMS, CLAIMS_BY_ID, Claim
-from ._goodness import GOODNESS, Goodness, sum_of_squares
+from ._goodness import GOODNESS, Goodness, VariantError, sum_of_squares
 from ._losses import LOSSES, Loss, hinton, symba
 from ._harness import MIN_CASES, Verdict, replay, run_claim
 from ._io import InputError

@@ -24,7 +24,7 @@ import torch
 from . import _checks as C
 from ._cases import Case
 from ._claims import ANY_INPUTS, ANY_STEP, Claim
-from ._goodness import Goodness
+from ._goodness import GOODNESS, Goodness, VariantError, guarded
 from ._harness import MIN_CASES, Verdict, run_claim
 from ._model import gram, layer
 from ._predict import goodness_gradient, linear_predictions, loss_weights
@@ -34,10 +34,6 @@ from ._step import rounding, take_step
 from ._symbolic import symbolic_form, symbolic_gradient
 from ._tolerance import allowance, compare
 from ._variants import Statement, Variant, as_variant
-
-
-class VariantError(ValueError):
-    """The variant's goodness misbehaves on a plain input (raises, wrong shape, non-finite)."""
 
 
 def validate_goodness(goodness: Goodness) -> None:
@@ -339,13 +335,19 @@ def check_variant(
     Returns:
       A VariantReport; `report.exit_code` is 0 when nothing failed or was undecided.
     Raises:
-      VariantError: the goodness raises, has the wrong shape or is non-finite.
+      VariantError: the goodness raises, has the wrong shape or is non-finite, on a
+        plain batch or on any drawn case (the message names the claim and case).
     """
     prof = get_profile(profile)
     variant = as_variant(target)
     validate_goodness(variant.goodness)
+    if not any(variant.goodness is g for g in GOODNESS.values()):  # the catalogue's are trusted
+        variant = dataclasses.replace(variant, goodness=guarded(variant.goodness))
     start = time.perf_counter()
-    properties = detect_properties(variant.goodness)
+    try:
+        properties = detect_properties(variant.goodness)
+    except VariantError as exc:
+        raise VariantError(f"{exc}; on the property probe set (activations in [0.05, 3])") from None
     form = symbolic_form(variant.goodness, 3)
     rows = [
         (kind, run_claim(claim, profile=prof, min_cases=min_cases, seed=seed))

@@ -68,7 +68,7 @@ def from_points(
     (B, ...) marks points too close to call; both are counted.
     """
     margin = margin.flatten(1)
-    applicable = applicable.flatten(1) & ~torch.isnan(margin)
+    applicable = applicable.flatten(1)  # a NaN margin on an applicable point fails: never dropped silently
     decided = applicable.sum(1)
     agreed = (applicable & (margin > 0)).sum(1)
     worst = torch.where(applicable, margin, torch.inf).amin(1)
@@ -451,7 +451,9 @@ def negated(rule: Rule, other: Rule):
         mine = first_order_changes(H, u_vectors(case.X, H, point_coefficients(rule, G, case.positive, case.theta)), eta)
         theirs = first_order_changes(H, u_vectors(case.X, H, point_coefficients(other, G, case.positive, case.theta)), eta)
         margin = torch.stack([compare(mine[q], -theirs[q], tol="identity").margin for q in QUANTITIES], -1)
-        return from_points(margin, ~torch.isnan(margin))
+        # compare() lets NaN meet NaN; an undefined quantity (no active unit) is left out and counted.
+        defined = torch.stack([~(mine[q].isnan() | theirs[q].isnan()) for q in QUANTITIES], -1)
+        return from_points(margin, defined, undefined=~defined.all(-1))
 
     return check
 

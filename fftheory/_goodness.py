@@ -52,6 +52,37 @@ class Goodness:
         return None
 
 
+class VariantError(ValueError):
+    """A goodness under test misbehaves: it raises, returns the wrong shape or non-finite values."""
+
+
+def guarded(goodness: Goodness) -> Goodness:
+    """The same goodness with every call checked, so a variant that misbehaves only on
+    some drawn activations raises VariantError naming it and the activations."""
+    fn, name = goodness.fn, goodness.name
+
+    def checked(h: Tensor) -> Tensor:
+        try:
+            g = fn(h)
+        except VariantError:
+            raise
+        except Exception as exc:
+            raise VariantError(f"goodness {name!r} raised {type(exc).__name__}: {exc} "
+                               f"on activations of shape {tuple(h.shape)}") from exc
+        if not isinstance(g, Tensor) or g.shape != h.shape[:-1]:
+            got = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
+            raise VariantError(f"goodness {name!r} returned {got} for activations of shape {tuple(h.shape)}; "
+                               f"expected {tuple(h.shape[:-1])}")
+        bad = ~torch.isfinite(g)
+        if bad.any():
+            index = tuple(torch.nonzero(bad)[0].tolist())
+            raise VariantError(f"goodness {name!r} returned {float(g.detach()[index])} at h = {h.detach()[index].tolist()} "
+                               f"({int(bad.sum())} of {bad.numel()} points non-finite)")
+        return g
+
+    return dataclasses.replace(goodness, fn=checked)
+
+
 def _norm(t: Tensor) -> Tensor:
     return torch.linalg.vector_norm(t, dim=-1)
 

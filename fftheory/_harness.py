@@ -18,6 +18,7 @@ from hypothesis import seed as hypothesis_seed
 from ._cases import CaseSpec
 from ._checks import Outcomes
 from ._claims import Claim
+from ._goodness import VariantError
 from ._profiles import Profile, get_profile
 from ._tolerance import TAYLOR_RATE_TOL
 
@@ -108,6 +109,17 @@ def replay(claim: Claim, spec: CaseSpec, index: int) -> Outcomes:
     return claim.check(claim.build(spec).select(index))
 
 
+def _first(exc: BaseException, kind: type) -> BaseException | None:
+    """exc itself or the first exception of `kind` inside an exception group."""
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _first(inner, kind)
+        if found is not None:
+            return found
+    return None
+
+
 def run_claim(
     claim: Claim,
     *,
@@ -130,7 +142,10 @@ def run_claim(
     tally = _Tally()
 
     def body(spec: CaseSpec) -> None:
-        out = evaluate(claim, spec)
+        try:
+            out = evaluate(claim, spec)
+        except VariantError as exc:  # the goodness under test misbehaved: an error, not a verdict
+            raise VariantError(f"{exc}; claim {claim.id}, case spec {spec}") from None
         tally.add(out)
         failed = torch.nonzero(out.failed)
         if len(failed):
@@ -149,6 +164,11 @@ def run_claim(
         test()
     except _Hit as exc:
         hit = exc
+    except Exception as exc:  # hypothesis groups distinct errors; report a misbehaving goodness alone
+        misbehaved = _first(exc, VariantError)
+        if misbehaved is None or misbehaved is exc:
+            raise
+        raise misbehaved from None
     verdict.cases_tried, verdict.cases_applicable = tally.tried, tally.applicable
     verdict.points_decided, verdict.points_agreed = tally.decided, tally.agreed
     verdict.points_undefined, verdict.points_too_close = tally.undefined, tally.too_close

@@ -2,6 +2,7 @@
 evidence, false claims, and mutated theory are all caught here."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -176,6 +177,29 @@ def test_undefined_points_are_counted_and_left_out():
     assert zero.any()
     assert torch.equal(out.undefined, zero.sum(-1))
     assert (out.decided[zero[:, 0]] == 0).all()
+
+
+def test_negated_predictions_leave_out_undefined_points():
+    """1g.negated compares L2 and Hoyer predictions: at a point with no active unit they are
+    NaN on both sides, which must be counted as undefined, not as an agreement."""
+    from fftheory._harness import evaluate
+
+    spec = fftheory.CaseSpec(n_points=1, n_in=1, n_units=2, seed=0, count=8, design="gaussian", margin=0.5)
+    claim = fftheory.CLAIMS_BY_ID["1g.negated"]
+    out, case = evaluate(claim, spec), claim.build(spec)
+    H = torch.relu(case.X @ case.W.transpose(-1, -2))
+    zero = H.abs().sum(-1) == 0  # (B, N): no active unit
+    assert zero.any() and (~zero).any()
+    assert torch.equal(out.undefined, zero.sum(-1))
+    # Defined points: goodness, L1, L2, Hoyer all decided; undefined points: only goodness and L1.
+    assert torch.equal(out.decided, 4 * (~zero).sum(-1) + 2 * zero.sum(-1))
+
+
+def test_a_nan_margin_on_an_applicable_point_fails():
+    """NaN where a decision was due is a failure, never a point silently dropped."""
+    out = C.from_points(torch.tensor([[math.nan, 1.0], [1.0, 1.0]], dtype=torch.float64),
+                        torch.ones(2, 2, dtype=torch.bool))
+    assert out.failed.tolist() == [True, False]
 
 
 def test_a_case_with_nothing_decided_is_not_applicable():

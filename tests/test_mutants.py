@@ -116,6 +116,8 @@ def test_first_failure_is_parsed_from_the_summary():
     assert runner.first_failure(out) == ("tests/test_claims.py::test_claim[1b.sign]", "Failed: claim 1b.sign fails: case 3")
     assert runner.first_failure("ERROR tests/test_x.py::test_y - fixture\n")[0] == "tests/test_x.py::test_y (error)"
     assert runner.first_failure("5 passed in 1.0s\n") is None
+    spaced = "FAILED tests/test_v.py::test_w[nan-returned nan at h = ] - Failed: DID NOT RAISE\n"
+    assert runner.first_failure(spaced) == ("tests/test_v.py::test_w[nan-returned nan at h = ]", "Failed: DID NOT RAISE")
 
 
 def test_default_tests_leave_out_the_campaign_and_subprocess_files():

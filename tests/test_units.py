@@ -176,3 +176,13 @@ def test_a_missing_remainder_bound_is_infinite_not_huge():
     H = torch.rand(2, 3, 4, dtype=torch.float64)
     bare = fftheory.Goodness(name="no-remainder", fn=fftheory.sum_of_squares.fn)
     assert torch.isposinf(remainder_bound(H, 1e-3 * H, bare)["goodness"]).all()
+
+
+def test_jvp_prediction_of_an_undefined_quantity_is_undefined():
+    """Hoyer sparsity of one unit (n = 1) is undefined: its JVP prediction is NaN, not a change of 0."""
+    from fftheory._predict import autograd_prediction
+
+    H = torch.tensor([[[1.0], [2.0]]], dtype=torch.float64)
+    out = autograd_prediction(H, 0.1 * torch.ones_like(H))
+    assert torch.isnan(out["hoyer"]).all()
+    assert torch.allclose(out["goodness"], torch.tensor([[0.2, 0.4]], dtype=torch.float64))

@@ -129,6 +129,32 @@ def test_misbehaving_variants_are_named(fn, message):
         check_variant(Goodness(name="bad", fn=fn), profile=SWEEP)
 
 
+def _nan_beyond(h):
+    return torch.where(h.amax(-1) > 3.5, torch.nan, h.pow(2).sum(-1))
+
+
+def _raises_on_batches(h):
+    if h.dim() > 2:
+        raise RuntimeError("no case dimension please")
+    return h.pow(2).sum(-1)
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (_nan_beyond, "returned nan at h = "),  # passes the plain batch and the property probe
+        (_raises_on_batches, "raised RuntimeError: no case dimension please on activations of shape"),
+        (lambda h: (h ** 2).sum(1), "expected (8, 1)"),  # sums over points, not units
+    ],
+    ids=["nan-beyond-the-probe", "raises-on-batches", "sums-over-points"],
+)
+def test_variants_misbehaving_only_on_drawn_cases_are_named(fn, message):
+    """Misbehaviour the plain batch does not show is reported with the claim and the case."""
+    with pytest.raises(VariantError, match=re.escape(message)) as info:
+        check_variant(Goodness(name="late", fn=fn), profile="quick", seed=0)
+    assert "goodness 'late'" in str(info.value) and "; claim " in str(info.value) and "CaseSpec(" in str(info.value)
+
+
 def test_unloadable_targets_exit_2(tmp_path):
     for target, message in [("nosuch", "unknown variant"), ("no_such_module:x", "cannot import"), ("os:nothing", "no attribute")]:
         with pytest.raises(TargetError, match=message):
