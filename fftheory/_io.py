@@ -24,8 +24,13 @@ def load_case_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array: no names to read
+            raise InputError(f"{path}: a single .npy array, not an .npz archive of named arrays (W, X, ...)")
+        with data:
             return {name: data[name] for name in data.files}
+    except InputError:
+        raise
     except ValueError as exc:  # numpy refuses object arrays when allow_pickle=False
         raise InputError(f"{path}: cannot read without pickling ({exc}); object arrays are refused") from exc
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -130,6 +135,30 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    A file path must not be an existing directory; a directory path must not be
+    an existing file; the nearest existing ancestor must be a writable directory.
+    """
+    path = Path(path)
+    if directory and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a directory")
+    if not directory and path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name")
+    ancestor = path if directory and path.is_dir() else path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    try:
+        if not ancestor.is_dir():
+            raise NotADirectoryError(ancestor)
+        with tempfile.TemporaryFile(dir=ancestor):  # a nameless probe (O_TMPFILE): nothing is left behind
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write there ({ancestor}: {exc.strerror or 'not a directory'})") from None
+    return path
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

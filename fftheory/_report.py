@@ -129,24 +129,34 @@ def write_report(
     `target` (catalogue name or module:attr; default `replay_target(variant)`)
     is stored in each .npz so that `fftheory predict` can rebuild the variant.
     Returns the paths written, by role. The JSON's failing rows name their .npz.
+    Everything is computed before the first file is written, each file is written
+    atomically, and report.json (the index) comes last: an interrupted run leaves
+    the previous report. A counterexample left from an earlier run for a row that
+    now holds (counterexamples/<claim>.npz) is removed.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
     payload = report.to_json()
+    files: dict[str, tuple[Path, bytes]] = {}
+    stale: list[Path] = []
     for row in payload["claims"]:
+        path = directory / "counterexamples" / f"{row['claim']}.npz"
         if row["status"] in ("fails", "not differentiable") and row["counterexample"] and row["expect"] == "holds":
             arrays = counterexample_arrays(variant, row["claim"], row["counterexample"], target=target or replay_target(variant))
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
-            path = directory / "counterexamples" / f"{row['claim']}.npz"
-            write_atomic(path, buffer.getvalue())
+            files[f"counterexample {row['claim']}"] = (path, buffer.getvalue())
             row["counterexample"]["npz"] = str(path)
-            written[f"counterexample {row['claim']}"] = str(path)
+        else:
+            stale.append(path)
+    files["markdown"] = (directory / "report.md", markdown(report).encode())
+    files["figure"] = (directory / "predicted_vs_observed.png", figure_png(variant))
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, data in files.values():
+        write_atomic(path, data)
+    for path in stale:
+        path.unlink(missing_ok=True)
     write_json(directory / "report.json", payload)
-    write_atomic(directory / "report.md", markdown(report))
-    write_atomic(directory / "predicted_vs_observed.png", figure_png(variant))
-    written.update(json=str(directory / "report.json"), markdown=str(directory / "report.md"),
-                   figure=str(directory / "predicted_vs_observed.png"))
+    written = {role: str(path) for role, (path, _) in files.items()}
+    written["json"] = str(directory / "report.json")
     return written
 

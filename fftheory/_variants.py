@@ -133,7 +133,7 @@ def load_target(target: str) -> Variant:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the user's target failing to load
+    except (Exception, SystemExit) as exc:  # any import-time failure (sys.exit too) is the target's
         raise TargetError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
     try:
         obj = getattr(module, attr)

@@ -16,7 +16,7 @@ import time
 
 from ._claims import CLAIMS, CLAIMS_BY_ID
 from ._harness import MIN_CASES, Verdict, run_claim
-from ._io import InputError, check_scalar, layer_extras, load_case_file, validate_case, write_json
+from ._io import InputError, check_output_path, check_scalar, layer_extras, load_case_file, validate_case, write_json
 from ._memory import tune_allocator
 from ._profiles import DEFAULT_PROFILE, PROFILES
 from ._rules import RULES
@@ -275,6 +275,10 @@ def _run(argv: list[str] | None) -> int:
         parser.error("--min-cases must be >= 1")
     tune_allocator()
     try:
+        # Output paths are checked before any work: a bad one is bad usage, not a late failure.
+        for name, directory in (("json", False), ("report", True), ("out", True)):
+            if getattr(args, name, None):
+                check_output_path(getattr(args, name), directory=directory)
         return args.func(args)
     except InputError as exc:
         if args.debug:

@@ -1,5 +1,6 @@
 """The real `fftheory` command, run as a user would."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -115,6 +116,33 @@ def test_predict_refuses_object_arrays(tmp_path):
     assert r.returncode == 2 and "object arrays are refused" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "{tmp}/single.npy", "--rule", "batch-decrease"], "a single .npy array, not an .npz archive"),
+        (["verify", "--claims", "1a", "--json", "{tmp}"], "is a directory; give a file name"),
+        (["verify", "--claims", "1a", "--json", "{tmp}/plain.txt/v.json"], "cannot write there"),
+        (["check", "l1", "--report", "{tmp}/plain.txt"], "exists and is not a directory"),
+        (["reproduce", "--quick", "--out", "{tmp}/plain.txt"], "exists and is not a directory"),
+        (["check", "exits_on_import:g"], "cannot import module 'exits_on_import': SystemExit"),
+    ],
+    ids=["npy-not-npz", "json-is-a-directory", "json-under-a-file", "report-is-a-file", "out-is-a-file",
+         "target-calls-sys-exit"],
+)
+def test_bad_paths_and_targets_exit_2_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
+    from fftheory import cli
+
+    np.save(tmp_path / "single.npy", np.ones(3))
+    (tmp_path / "plain.txt").write_text("the user's file\n")
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(0)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_claim", lambda *a, **k: pytest.fail("work started before the usage check"))
+    r = invoke(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (tmp_path / "plain.txt").read_text() == "the user's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exits_on_import.py", "plain.txt", "single.npy"]
+
+
 def test_predict_missing_file_exits_2(tmp_path, capsys):
     r = invoke(capsys, "predict", str(tmp_path / "nope.npz"), "--rule", "batch-decrease")
     assert r.returncode == 2 and "no such file" in r.stderr
@@ -150,6 +178,34 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, mon
         _io.write_json(path, {"new": list(range(1000))})
     assert json.loads(path.read_text()) == {"old": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_an_interrupted_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    """Interrupted while the report is being computed (the figure takes seconds): every file
+    in the directory is the previous run's; then a finished run removes a stale counterexample."""
+    from fftheory import _report
+
+    variant = fftheory.CATALOGUE["l1"]
+    tiny = fftheory.Profile("tiny", max_examples=2, count=8, derandomize=True)
+    report = fftheory.check_variant(variant, profile=tiny, min_cases=1)
+    _report.write_report(report, variant, tmp_path)
+    holding = next(v.claim for _, v in report.rows if v.status == "holds")
+    stale = tmp_path / "counterexamples" / f"{holding}.npz"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"from an earlier run")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def interrupted(_variant):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report, "figure_png", interrupted)
+    newer = dataclasses.replace(report, seconds=report.seconds + 1)  # a report.json that differs
+    with pytest.raises(KeyboardInterrupt):
+        _report.write_report(newer, variant, tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    monkeypatch.undo()
+    _report.write_report(report, variant, tmp_path)
+    assert not stale.exists() and not list(tmp_path.rglob("*.tmp"))
 
 
 def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
