@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ._cases import Case
 from ._goodness import Goodness, sum_of_squares
-from ._io import check_scalar, layer_extras, validate_case
+from ._io import InputError, check_scalar, layer_extras, validate_case
 from ._model import gram
 from ._predict import (
     QUANTITIES,
@@ -267,6 +267,12 @@ def predict_points(
     reference = step_on(*args, goodness=goodness, eta_fraction=1.0).eta
     eta_t = 0.1 * reference if eta is None else torch.tensor([float(eta)], dtype=W.dtype)
     step = step_on(*args, goodness=goodness, eta=eta_t)
+    sizes = [step.obs.Z, step.obs.Z_new, step.obs.before["goodness"], step.obs.after["goodness"]]
+    if not all(torch.isfinite(t).all() for t in sizes):  # finite input, infinite results: float64 overflowed
+        raise InputError(
+            f"the layer overflows float64: W up to {float(W.abs().max()):.3g}, X up to {float(X.abs().max()):.3g}, "
+            f"eta {float(eta_t):.3g} give non-finite pre-activations or goodness; rescale W or X"
+        )
 
     def number(t: Tensor) -> float | None:
         value = float(t)
@@ -277,15 +283,17 @@ def predict_points(
         crossed = bool(step.obs.crossed[0, k])
         predicted = {q: number(step.autograd[q][0, k]) for q in QUANTITIES}
         observed = {q: number(step.obs.changes[q][0, k]) for q in QUANTITIES}
+        bound = None if crossed else {q: number(step.bound[q][0, k]) for q in QUANTITIES}
         points.append(
             {
                 "index": k,
                 "predicted": predicted,
                 "observed": observed,
-                "bound": None if crossed else {q: number(step.bound[q][0, k]) for q in QUANTITIES},
+                "bound": bound,
                 "crossed": crossed,
-                # Hoyer is undefined for n = 1 and at h = 0 (as is the L2 direction): no numbers there.
-                "undefined": [q for q in QUANTITIES if predicted[q] is None or observed[q] is None],
+                # Hoyer is undefined for n = 1 and at h = 0, as is the L2 direction (its bound) at h = 0.
+                "undefined": [q for q in QUANTITIES if predicted[q] is None or observed[q] is None
+                              or (bound is not None and bound[q] is None)],
             }
         )
     return {

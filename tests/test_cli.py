@@ -298,6 +298,23 @@ def test_predict_one_unit_reports_hoyer_undefined(tmp_path, capsys):
         assert p["predicted"]["goodness"] < 0 and p["observed"]["goodness"] < 0  # the rest is still predicted
 
 
+def test_predict_a_point_with_no_active_unit_has_no_l2_direction():
+    """At h = 0 the L2 change has no first-order direction (its bound is undefined) and Hoyer
+    no value: both listed as undefined; an active point has none."""
+    W = np.array([[1.0, -2.0], [0.5, -1.0]])
+    X = np.array([[0.1, 1.0], [1.0, 0.1]])  # point 0: z < 0 for both units; point 1: both active
+    report = fftheory.predict_points(fftheory.RULES["batch-decrease"], W, X)
+    dead, alive = report["points"]
+    assert dead["undefined"] == ["l2", "hoyer"] and dead["bound"]["l2"] is None and not dead["crossed"]
+    assert alive["undefined"] == [] and report["points_undefined"] == 1
+
+
+def test_predict_refuses_a_layer_that_overflows_float64(tmp_path, capsys):
+    case = _case_file(tmp_path / "huge.npz", W=np.full((5, 6), 1e300))
+    r = invoke(capsys, "predict", str(case), "--rule", "batch-decrease", "--json", str(tmp_path / "p.json"))
+    assert r.returncode == 2 and "overflows float64" in r.stderr and not (tmp_path / "p.json").exists()
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
