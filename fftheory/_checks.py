@@ -377,15 +377,16 @@ def hoyer_criterion(rule: Rule, goodness: Goodness = sum_of_squares):
         lhs = (math.sqrt(n) - 1) * step.closed["hoyer"]
         rhs = (L1 / L2) * (step.closed["l2"] / L2 - step.closed["l1"] / L1)
         predicted = compare(lhs, rhs, tol="identity", floor=allowance((math.sqrt(n) - 1) * step.sizes["hoyer"], "identity"))
-        # Observed, exact: decide where both sides are clearly away from zero.
+        # Observed, exact: decide where both sides exceed their rounding; count the rest as too close.
         ratio_gap = after["l2"] / L2 - after["l1"] / L1
         dS = step.obs.changes["hoyer"]
-        decided = (ratio_gap.abs() > 1e-9) & (dS.abs() > 1e-12) & (after["l2"] > 0)
+        defined = (H.abs().sum(-1) > 0) & (after["l2"] > 0)  # S before and after the step
+        gap_rounding = allowance((after["l2"] / L2).abs() + (after["l1"] / L1).abs(), "rounding")
+        clear = (ratio_gap.abs() > gap_rounding) & (dS.abs() > rounding(step, "hoyer"))
         observed = torch.sign(dS) * torch.sign(ratio_gap)
-        defined = H.abs().sum(-1) > 0
         return combine(
-            from_points(predicted.margin, defined, detail=predicted.describe()),
-            from_points(observed, defined & decided),
+            from_points(predicted.margin, H.abs().sum(-1) > 0, detail=predicted.describe()),
+            from_points(observed, defined & clear, undefined=~defined, too_close=defined & ~clear),
         )
 
     return check

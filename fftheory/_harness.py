@@ -31,8 +31,9 @@ MIN_CASES = 20  # fewer applicable cases than this (none included): "undecided",
 class Verdict:
     """What running one claim found.
 
-    cases_applicable counts cases that met the assumptions, cases_not_applicable
-    those that did not (never counted as passes); points_decided /
+    cases_applicable counts cases that met the assumptions and had a point to decide;
+    cases_not_applicable the rest: assumptions not met, or every point undefined or
+    too close to call (never counted as passes); points_decided /
     points_agreed count point-level decisions (e.g. signs beyond the bound);
     points_undefined counts points left out because a quantity is undefined there;
     points_too_close counts (point, quantity) pairs too close to call (|prediction|

@@ -195,6 +195,12 @@ def test_negated_predictions_leave_out_undefined_points():
     assert torch.equal(out.decided, 4 * (~zero).sum(-1) + 2 * zero.sum(-1))
 
 
+def test_hoyer_criterion_counts_observed_changes_within_rounding_as_too_close():
+    """1c decides the observed sign only beyond rounding; the rest is counted, not dropped."""
+    verdict = run_claim(fftheory.CLAIMS_BY_ID["1c"], profile="ci")
+    assert verdict.status == "holds" and verdict.points_too_close > 0 and verdict.points_undefined > 0
+
+
 def test_a_nan_margin_on_an_applicable_point_fails():
     """NaN where a decision was due is a failure, never a point silently dropped."""
     out = C.from_points(torch.tensor([[math.nan, 1.0], [1.0, 1.0]], dtype=torch.float64),
