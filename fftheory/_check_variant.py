@@ -29,6 +29,7 @@ from ._harness import MIN_CASES, Verdict, run_claim
 from ._model import gram, layer
 from ._predict import goodness_gradient, linear_predictions, loss_weights
 from ._profiles import Profile, get_profile
+from ._regressions import VARIANT_REGRESSIONS
 from ._rules import Rule
 from ._step import rounding, take_step
 from ._symbolic import symbolic_form, symbolic_gradient
@@ -136,7 +137,10 @@ def differentiable(rule: Rule, goodness: Goodness):
         g0 = goodness(H)
         forward = (goodness(H + eps * d) - g0) / eps[..., 0]
         backward = (g0 - goodness(H - eps * d)) / eps[..., 0]
-        allowed = 1e-3 * (forward.abs() + backward.abs()) + 1e-9 * g0.abs() / eps[..., 0] * 1e-6
+        # A kink makes the quotients differ by a fraction of |grad g| |d|; a smooth g by eps |d' g'' d|
+        # (~1e-6 of it). Scaling by |grad g . d| instead failed smooth g where that product cancels.
+        scale = forward.abs() + backward.abs() + ((H > 0) * step.goodness_grad).norm(dim=-1) * d_norm[..., 0]
+        allowed = 1e-3 * scale + 1e-9 * g0.abs() / eps[..., 0] * 1e-6
         margin = 1 - (forward - backward).abs() / allowed.clamp_min(1e-300)
         usable = step.defined & (d_norm[..., 0] > 0)
         return C.from_points(margin, usable)
@@ -221,7 +225,8 @@ def variant_claims(variant: Variant, properties: Properties | None = None) -> li
     rows: list[tuple[str, Claim]] = []
 
     def add(kind: str, id: str, statement: str, check, specs: dict, rule: str = "batch-decrease", **kw) -> None:
-        claim = Claim(id=id, statement=statement, check=check, specs=specs, prepare=prepare, rule=rule, **kw)
+        claim = Claim(id=id, statement=statement, check=check, specs=specs, prepare=prepare, rule=rule,
+                      examples=VARIANT_REGRESSIONS.get(id, ()), **kw)
         rows.append((kind, claim))
 
     has_form = symbolic_form(g, 2) is not None

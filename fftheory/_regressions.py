@@ -57,3 +57,15 @@ REGRESSIONS: dict[str, tuple[CaseSpec, ...]] = {
                  margin=0.5, n_positive=1, theta_scale=3.0, eta_fraction=3.0),
     ),
 }
+
+
+# The same for the rows `fftheory check` builds for any goodness variant, by row id
+# (replayed for every variant: the specs do not depend on the goodness).
+VARIANT_REGRESSIONS: dict[str, tuple[CaseSpec, ...]] = {
+    # h^3 called "not differentiable": its directional derivative nearly cancelled, and the
+    # one-sided quotients were compared relative to it instead of to |grad g| |d|.
+    "differentiable": (
+        CaseSpec(n_points=5, n_in=9, n_units=3, seed=166, count=8, inputs="signed", design="designed",
+                 margin=0.087890625, p_active=0.25, quantize=0.25),
+    ),
+}

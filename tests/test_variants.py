@@ -113,7 +113,7 @@ def test_user_module_variant_via_cli(tmp_path):
     assert report["variant"] == "cubic"
     ids = {c["claim"] for c in report["claims"]}
     assert {"monotone.batch-decrease", "chebyshev.single-point"} <= ids  # h^3: increasing, r = 3h superlinear
-    assert all(c["status"] == "holds" for c in report["claims"])
+    assert all(c["status"] == "holds" for c in report["claims"]), [c for c in report["claims"] if c["status"] != "holds"]
 
 
 @pytest.mark.parametrize(
@@ -127,6 +127,21 @@ def test_user_module_variant_via_cli(tmp_path):
 def test_misbehaving_variants_are_named(fn, message):
     with pytest.raises(VariantError, match=re.escape(message)):
         check_variant(Goodness(name="bad", fn=fn), profile=SWEEP)
+
+
+def test_smooth_goodness_is_differentiable_where_its_directional_derivative_cancels():
+    """Regression: h^3 was called not differentiable on this case (found by a random quick run)."""
+    from fftheory._harness import evaluate
+    from fftheory._regressions import VARIANT_REGRESSIONS
+
+    cubic = Goodness(name="cubic", fn=lambda h: (h ** 3).sum(-1))
+    from fftheory._check_variant import variant_claims
+
+    row = next(c for kind, c in variant_claims(fftheory.as_variant(cubic), fftheory.detect_properties(cubic))
+               if c.id == "differentiable")
+    assert row.examples == VARIANT_REGRESSIONS["differentiable"]
+    out = evaluate(row, row.examples[0])
+    assert out.applicable.any() and not out.failed.any()
 
 
 def _nan_beyond(h):
