@@ -666,7 +666,7 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="fewer sizes and variants (about 1-2 minutes)")
+    mode.add_argument("--quick", action="store_true", help="fewer sizes and variants (about 15 s)")
     mode.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite (seconds)")
     parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON), help=f"results file (default {DEFAULT_JSON})")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see README)")

@@ -23,6 +23,11 @@ def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare | would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def markdown(report: VariantReport) -> str:
     """The report as Markdown: properties, LaTeX of the derivation, the verdict table."""
     lines = [
@@ -46,7 +51,7 @@ def markdown(report: VariantReport) -> str:
     for kind, v in report.rows:
         agreement = f"{v.points_agreed}/{v.points_decided}" if v.points_decided else "-"
         lines.append(
-            f"| {kind} | `{v.claim}` | {v.statement} | {v.cases_applicable}/{v.cases_tried} | {agreement} "
+            f"| {kind} | `{v.claim}` | {_cell(v.statement)} | {v.cases_applicable}/{v.cases_tried} | {agreement} "
             f"| {_fmt(v.taylor_rate, '.3f')} | **{v.status}** |"
         )
     notes = [(v.claim, v.note) for _, v in report.rows if v.note]

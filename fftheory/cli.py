@@ -120,7 +120,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, result)
         return EXIT_OK
-    print(f"rule {result['rule']}, eta {result['eta']:.6g} (reference step {result['eta_reference']:.6g})")
+    print(f"variant {result['variant']}, rule {result['rule']}, eta {result['eta']:.6g} "
+          f"(reference step {result['eta_reference']:.6g})")
     cols = " ".join(f"{q + ' pred':>13} {q + ' obs':>13}" for q in QUANTITIES)
     print(f"{'point':>5} {cols}  crossed")
     for p in result["points"]:
@@ -132,6 +133,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("note: X has negative entries; Theorem 1's sign statements assume non-negative inputs")
     if args.json:
         write_json(args.json, result)
+        print(f"wrote json (with each point's error bound): {args.json}")
     return EXIT_OK
 
 
@@ -188,9 +190,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fftheory")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fftheory", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="check every claim of Theorems 1 and 2 on generated cases")

@@ -347,3 +347,34 @@ def test_predict_points_api_leaves_the_callers_arrays_alone():
 def test_check_variant_unknown_profile_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         fftheory.check_variant("l1", profile="fast")
+
+
+def test_reports_are_readable_as_the_umask_allows(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the report must end up 0666 & ~umask."""
+    import os
+
+    from fftheory._io import write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_markdown_report_escapes_pipes_in_statements():
+    from fftheory._report import markdown
+
+    report = fftheory.check_variant(fftheory.CATALOGUE["l1"], profile=fftheory.Profile(
+        "tiny", max_examples=1, count=2, derandomize=True), min_cases=1, kinds=("general",))
+    rows = [line for line in markdown(report).splitlines() if line.startswith("| ") and ".taylor`" in line]
+    assert rows and all(line.count(" | ") == 6 and "\\|observed - predicted\\|" in line for line in rows)
+
+
+def test_version(capsys):
+    from fftheory import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("fftheory 0.")
