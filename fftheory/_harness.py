@@ -146,7 +146,7 @@ def run_claim(
         try:
             out = evaluate(claim, spec)
         except VariantError as exc:  # the goodness under test misbehaved: an error, not a verdict
-            raise VariantError(f"{exc}; claim {claim.id}, case spec {spec}") from None
+            raise VariantError(f"{exc}; claim {claim.id}, case spec {spec}") from exc.__cause__
         tally.add(out)
         failed = torch.nonzero(out.failed)
         if len(failed):

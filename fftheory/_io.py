@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import secrets
+import signal
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -122,49 +126,69 @@ def check_scalar(name: str, value: float, *, positive: bool) -> float:
     return float(value)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write via a temporary file in the same directory, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    payload = data if isinstance(data, bytes) else data.encode()
+    # Created with mode 0666 so the kernel applies the umask (mkstemp's 0600 would hide reports).
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide reports from other users
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt: for the few
+    milliseconds in which several report files are renamed into place together."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     A file path must not be an existing directory; a directory path must not be
-    an existing file; the nearest existing ancestor must be a writable directory.
+    an existing file or a dangling link; the nearest existing ancestor must be a
+    writable directory. Any error the file system gives is reported as bad input.
     """
     path = Path(path)
-    if directory and path.exists() and not path.is_dir():
-        raise InputError(f"{path}: exists and is not a directory")
-    if not directory and path.is_dir():
-        raise InputError(f"{path}: is a directory; give a file name")
-    ancestor = path if directory and path.is_dir() else path.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
     try:
+        if directory and path.exists() and not path.is_dir():
+            raise InputError(f"{path}: exists and is not a directory")
+        if path.is_symlink() and not path.exists():
+            raise InputError(f"{path}: a link to nothing ({os.readlink(path)})")
+        if not directory and path.is_dir():
+            raise InputError(f"{path}: is a directory; give a file name")
+        ancestor = path if directory and path.is_dir() else path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
         if not ancestor.is_dir():
-            raise NotADirectoryError(ancestor)
+            raise InputError(f"{path}: cannot write there ({ancestor}: not a directory)")
         with tempfile.TemporaryFile(dir=ancestor):  # a nameless probe (O_TMPFILE): nothing is left behind
             pass
     except OSError as exc:
-        raise InputError(f"{path}: cannot write there ({ancestor}: {exc.strerror or 'not a directory'})") from None
+        raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
     return path
 
 

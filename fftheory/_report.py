@@ -15,7 +15,7 @@ import numpy as np
 from ._cases import CaseSpec, build
 from ._check_variant import VariantReport, variant_claims, with_theta
 from ._step import take_step
-from ._io import write_atomic, write_json
+from ._io import deferred_interrupt, write_atomic, write_json
 from ._variants import Variant
 
 
@@ -135,9 +135,9 @@ def write_report(
     is stored in each .npz so that `fftheory predict` can rebuild the variant.
     Returns the paths written, by role. The JSON's failing rows name their .npz.
     Everything is computed before the first file is written, each file is written
-    atomically, and report.json (the index) comes last: an interrupted run leaves
-    the previous report. A counterexample left from an earlier run for a row that
-    now holds (counterexamples/<claim>.npz) is removed.
+    atomically, and Ctrl-C is held during the renames: an interrupted run leaves the
+    previous report. A counterexample left from an earlier run for a row of this
+    report that now holds (counterexamples/<claim>.npz) is removed; other files stay.
     """
     directory = Path(directory)
     payload = report.to_json()
@@ -156,11 +156,14 @@ def write_report(
     files["markdown"] = (directory / "report.md", markdown(report).encode())
     files["figure"] = (directory / "predicted_vs_observed.png", figure_png(variant))
     directory.mkdir(parents=True, exist_ok=True)
-    for path, data in files.values():
-        write_atomic(path, data)
-    for path in stale:
-        path.unlink(missing_ok=True)
-    write_json(directory / "report.json", payload)
+    written_paths = {path for path, _ in files.values()}
+    with deferred_interrupt():  # milliseconds of renames: Ctrl-C waits for the set to be whole
+        for path, data in files.values():
+            write_atomic(path, data)
+        for path in stale:
+            if path not in written_paths:  # a row id listed twice may have failed once
+                path.unlink(missing_ok=True)
+        write_json(directory / "report.json", payload)
     written = {role: str(path) for role, (path, _) in files.items()}
     written["json"] = str(directory / "report.json")
     return written

@@ -125,22 +125,33 @@ def test_predict_refuses_object_arrays(tmp_path):
         (["check", "l1", "--report", "{tmp}/plain.txt"], "exists and is not a directory"),
         (["reproduce", "--quick", "--out", "{tmp}/plain.txt"], "exists and is not a directory"),
         (["check", "exits_on_import:g"], "cannot import module 'exits_on_import': SystemExit"),
+        (["verify", "--claims", "1a", "--json", "{tmp}/" + "x" * 300 + ".json"], "cannot write there (File name too long)"),
+        (["check", "l1", "--report", "{tmp}/dangling"], "a link to nothing"),
     ],
     ids=["npy-not-npz", "json-is-a-directory", "json-under-a-file", "report-is-a-file", "out-is-a-file",
-         "target-calls-sys-exit"],
+         "target-calls-sys-exit", "name-too-long", "dangling-link"],
 )
 def test_bad_paths_and_targets_exit_2_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
     from fftheory import cli
 
+    from fftheory import _check_variant
+    from fftheory.experiments import mnist
+
     np.save(tmp_path / "single.npy", np.ones(3))
     (tmp_path / "plain.txt").write_text("the user's file\n")
     (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "run_claim", lambda *a, **k: pytest.fail("work started before the usage check"))
+
+    def no_work(*args, **kwargs):
+        pytest.fail("work started before the usage check")
+
+    for module, name in ((cli, "run_claim"), (_check_variant, "run_claim"), (mnist, "reproduce")):
+        monkeypatch.setattr(module, name, no_work)
     r = invoke(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert (tmp_path / "plain.txt").read_text() == "the user's file\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exits_on_import.py", "plain.txt", "single.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "exits_on_import.py", "plain.txt", "single.npy"]
 
 
 def test_predict_missing_file_exits_2(tmp_path, capsys):
@@ -206,6 +217,36 @@ def test_an_interrupted_report_leaves_the_previous_one_whole(tmp_path, monkeypat
     monkeypatch.undo()
     _report.write_report(report, variant, tmp_path)
     assert not stale.exists() and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_ctrl_c_is_held_while_report_files_are_renamed(tmp_path, monkeypatch):
+    """SIGINT arriving between two renames is delivered after the last one: the directory
+    holds the new report whole (its report.json names the new run)."""
+    import os
+    import signal
+
+    from fftheory import _io, _report
+
+    variant = fftheory.CATALOGUE["l1"]
+    tiny = fftheory.Profile("tiny", max_examples=2, count=8, derandomize=True)
+    report = fftheory.check_variant(variant, profile=tiny, min_cases=1)
+    _report.write_report(report, variant, tmp_path)
+    real_write = _io.write_atomic
+    calls = []
+
+    def write_then_signal(path, data):
+        real_write(path, data)
+        calls.append(path)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_report, "write_atomic", write_then_signal)
+    newer = dataclasses.replace(report, seconds=report.seconds + 1)
+    with pytest.raises(KeyboardInterrupt):
+        _report.write_report(newer, variant, tmp_path)
+    assert len(calls) >= 2  # the signal came before the other files were renamed
+    assert json.loads((tmp_path / "report.json").read_text())["seconds"] == newer.seconds
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_a_report_interrupted_by_ctrl_c_is_absent_or_whole(tmp_path):
