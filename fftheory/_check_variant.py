@@ -352,7 +352,7 @@ def check_variant(
     try:
         properties = detect_properties(variant.goodness)
     except VariantError as exc:
-        raise VariantError(f"{exc}; on the property probe set (activations in [0.05, 3])") from None
+        raise VariantError(f"{exc}; on the property probe set (activations in [0.05, 3])") from exc.__cause__
     form = symbolic_form(variant.goodness, 3)
     rows = [
         (kind, run_claim(claim, profile=prof, min_cases=min_cases, seed=seed))
