@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from . import __version__
 from ._claims import CLAIMS, CLAIMS_BY_ID
 from ._harness import MIN_CASES, Verdict, run_claim
 from ._io import InputError, check_output_path, check_scalar, layer_extras, load_case_file, validate_case, write_json
@@ -190,19 +191,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("fftheory")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fftheory", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="check every claim of Theorems 1 and 2 on generated cases")
